@@ -1,0 +1,179 @@
+/**
+ * The HTTP gateway for functions: `ANY /fn/:app/:function[/*]`.
+ *
+ * Per request: resolve the alias (header `x-faas-alias`, default `prod`) or a pinned version
+ * (header `x-faas-version`) → read the body up to the version's `maxBodyBytes` (413 past it,
+ * checked on `content-length` before reading) → build `req` → run it in a worker → send the result,
+ * with `x-faas-request-id` and `x-faas-version` headers. Captured `ctx.log` lines go to the log sink.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LogLine, ResolvedTarget } from '../control-plane/core/types.ts';
+import { isPlatformError, runtimeError, type PlatformError } from './errors.ts';
+import type { Resolver } from './resolver.ts';
+import type { FunctionRequest } from './sandbox/interface.ts';
+import type { SupervisedResult, WorkerSupervisor } from './supervisor.ts';
+
+/** What the gateway needs from the rest of the platform. */
+export interface GatewayDeps {
+  resolver: Pick<Resolver, 'resolveAlias' | 'resolveVersion'>;
+  supervisor: Pick<WorkerSupervisor, 'invoke'>;
+  /** Receives the captured log lines of every invocation (fire and forget). */
+  appendLogs: (lines: LogLine[]) => void;
+  /** Called after every invocation (metrics hook). */
+  onInvocation?: (target: ResolvedTarget, result: SupervisedResult, durationMs: number) => void;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    faasTarget?: ResolvedTarget;
+  }
+}
+
+/**
+ * Register the function routes on `fastify` (an encapsulated plugin: its body parser applies only
+ * to `/fn`). Errors answer `{ error: { code, message } }` with the catalog status.
+ */
+export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (request: FastifyRequest, payload, done) => {
+    const limit = request.faasTarget?.limits.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const tooLarge = () => runtimeError('E_BODY_TOO_LARGE', `the request body exceeds this function's maxBodyBytes limit of ${limit} bytes`, { limitBytes: limit });
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      done(tooLarge(), undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = (err: Error | null, body?: Buffer) => {
+      if (finished) return;
+      finished = true;
+      done(err, body);
+    };
+    payload.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        finish(tooLarge());
+        payload.resume();
+        return;
+      }
+      if (!finished) chunks.push(chunk);
+    });
+    payload.on('end', () => finish(null, Buffer.concat(chunks, size)));
+    payload.on('error', (err: Error) => finish(err));
+  });
+
+  fastify.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    if (isPlatformError(err)) return sendError(reply, err, request);
+    if (typeof err.statusCode === 'number' && err.statusCode < 500) {
+      return sendError(reply, runtimeError('E_BAD_REQUEST', err.message), request);
+    }
+    request.log.error({ err }, 'gateway fault');
+    return sendError(reply, runtimeError('E_INTERNAL', 'internal error'), request);
+  });
+
+  fastify.addHook('onRequest', async (request: FastifyRequest<{ Params: { app: string; function: string } }>) => {
+    const { app, function: fn } = request.params;
+    if (!NAME.test(app)) throw runtimeError('E_APP_NOT_FOUND', `no app named ${JSON.stringify(app)}: app names are lower-case letters, digits and dashes`);
+    if (!NAME.test(fn)) throw runtimeError('E_FUNCTION_NOT_FOUND', `no function named ${JSON.stringify(fn)} in app ${app}`);
+    const pinned = header(request, 'x-faas-version');
+    const alias = header(request, 'x-faas-alias') ?? 'prod';
+    const target = pinned !== undefined
+      ? await deps.resolver.resolveVersion(app, fn, pinned)
+      : await deps.resolver.resolveAlias(app, fn, alias);
+    if (target === null) {
+      throw runtimeError('E_FUNCTION_NOT_FOUND', pinned !== undefined
+        ? `no version ${pinned} of ${app}/${fn}`
+        : `no function ${app}/${fn} with alias ${alias}: deploy it first (faas deploy <file> --app ${app} --name ${fn})`);
+    }
+    request.faasTarget = target;
+  });
+
+  const handler = async (request: FastifyRequest<{ Params: { app: string; function: string; '*'?: string } }>, reply: FastifyReply) => {
+    const target = request.faasTarget as ResolvedTarget;
+    const requestId = requestIdOf(request);
+    const started = performance.now();
+    const fnRequest: FunctionRequest = {
+      method: request.method,
+      path: '/' + (request.params['*'] ?? ''),
+      query: request.query as Record<string, string | string[]>,
+      headers: plainHeaders(request),
+      body: parseBody(request),
+    };
+    const result = await deps.supervisor.invoke(
+      { key: `${target.app}/${target.function}@${target.versionId}`, app: target.app, function: target.function, versionId: target.versionId, limits: target.limits },
+      fnRequest,
+      { app: target.app, function: target.function, version: target.versionId, alias: target.alias, requestId, deadline: Date.now() + target.limits.wallTimeMs },
+    );
+    if (result.logs.length > 0) {
+      deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId })));
+    }
+    deps.onInvocation?.(target, result, performance.now() - started);
+    reply.header('x-faas-request-id', requestId).header('x-faas-version', target.versionId);
+    if (result.coldStart) reply.header('x-faas-cold-start', '1');
+    reply.header('server-timing', `cpu;dur=${result.cpuTimeMs.toFixed(2)}`);
+    if (!result.ok) return reply.code(result.status).send({ error: result.error });
+    reply.code(result.status).headers(result.headers);
+    switch (result.encoding) {
+      case 'none':
+        return reply.send();
+      case 'json':
+        if (!result.headers['content-type']) reply.type('application/json; charset=utf-8');
+        return reply.send(result.body);
+      case 'text':
+        if (!result.headers['content-type']) reply.type('text/plain; charset=utf-8');
+        return reply.send(result.body);
+      case 'base64':
+        if (!result.headers['content-type']) reply.type('application/octet-stream');
+        return reply.send(Buffer.from(result.body ?? '', 'base64'));
+    }
+  };
+  fastify.all('/fn/:app/:function', handler);
+  fastify.all('/fn/:app/:function/*', handler);
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function requestIdOf(request: FastifyRequest): string {
+  const given = header(request, 'x-request-id');
+  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function plainHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** JSON for `application/json` and `+json`; UTF-8 text otherwise; null when there is no body. */
+function parseBody(request: FastifyRequest): unknown {
+  const raw = request.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return null;
+  const type = String(request.headers['content-type'] ?? '').toLowerCase();
+  const text = raw.toString('utf8');
+  if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(type)) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw runtimeError('E_BAD_REQUEST', `the request body is declared as JSON but does not parse: ${(err as Error).message}`);
+    }
+  }
+  return text;
+}
+
+function sendError(reply: FastifyReply, err: PlatformError, request: FastifyRequest): FastifyReply {
+  if (request.faasTarget !== undefined) reply.header('x-faas-version', request.faasTarget.versionId);
+  return reply.code(err.status).send(err.toJSON());
+}

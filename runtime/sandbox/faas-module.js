@@ -1,0 +1,7 @@
+// The platform's own module, importable by functions as `import { response, HttpError } from 'faas'`.
+// Compiled into every isolate by runtime/sandbox/isolate-sandbox.ts; the values come from
+// isolate-bootstrap.js, which runs first.
+const platform = globalThis.__faasModule;
+export const response = platform.response;
+export const HttpError = platform.HttpError;
+export default platform;

@@ -1,0 +1,109 @@
+/**
+ * The sandbox interface: create (cold start), invoke, dispose. `isolate-sandbox.ts` implements it
+ * with isolated-vm; the pool (`runtime/pool/`) and the worker only see this interface.
+ */
+import type { FunctionLimits } from '../../control-plane/core/types.ts';
+
+/** What a sandbox is created from: one immutable version of one function of one app. */
+export interface VersionSpec {
+  /** `${app}/${function}@${versionId}`: the pool key; never shared between apps. */
+  key: string;
+  app: string;
+  function: string;
+  versionId: string;
+  code: string;
+  limits: FunctionLimits;
+}
+
+/** The request as the function sees it (`req`), already size-checked and parsed by the gateway. */
+export interface FunctionRequest {
+  method: string;
+  /** Path after `/fn/{app}/{function}`, always starting with `/`. */
+  path: string;
+  query: Record<string, string | string[]>;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON for `application/json`, a string for other bodies, null when empty. */
+  body: unknown;
+}
+
+/** Per-invocation values the function sees on `ctx`. */
+export interface InvocationMeta {
+  app: string;
+  function: string;
+  version: string;
+  alias: string;
+  requestId: string;
+  /** Epoch ms after which the invocation is stopped. */
+  deadline: number;
+}
+
+/** A captured `ctx.log` line before it is stamped with app/function/version. */
+export interface CapturedLog {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  /** Epoch ms. */
+  time: number;
+}
+
+/** A successful invocation result: what the gateway sends. */
+export interface InvocationOk {
+  ok: true;
+  status: number;
+  headers: Record<string, string>;
+  /** Body text, or base64 when `encoding` is `base64`; null for no body. */
+  body: string | null;
+  encoding: 'json' | 'text' | 'base64' | 'none';
+  /** CPU time the isolate spent during this invocation, in ms (approximate when invocations overlap). */
+  cpuTimeMs: number;
+  logs: CapturedLog[];
+}
+
+/** A failed invocation: a catalog error body plus the captured logs. */
+export interface InvocationFailed {
+  ok: false;
+  status: number;
+  error: { code: string; message: string; [detail: string]: unknown };
+  cpuTimeMs: number;
+  logs: CapturedLog[];
+}
+
+export type InvocationResult = InvocationOk | InvocationFailed;
+
+/** Context handed to a builtin's host side for one call. */
+export interface BuiltinCall {
+  app: string;
+  function: string;
+  versionId: string;
+  requestId: string;
+  /** Aborted when the invocation ends or is killed; builtins should stop waiting. */
+  signal: AbortSignal;
+}
+
+/**
+ * The host side of builtins, as the sandbox sees it: one async entry point. Implementations must
+ * resolve with plain JSON data, and reject with errors carrying a `code` (their message reaches the
+ * function; their stack never does).
+ */
+export interface BuiltinHost {
+  /** Names of the `ctx.redis` methods to expose (lower-case command names). */
+  readonly redisCommands: readonly string[];
+  call(call: BuiltinCall, builtin: string, op: string, args: unknown[]): Promise<unknown>;
+}
+
+/** One warm isolate holding one version. */
+export interface Sandbox {
+  readonly spec: VersionSpec;
+  /** Invocations running now (interleaved at awaits). */
+  readonly inFlight: number;
+  /** True once the sandbox hit a limit or was disposed: never hand it out again. */
+  readonly poisoned: boolean;
+  /** Invocations served so far. */
+  readonly invocations: number;
+  /** Run one invocation. Never rejects: failures come back as `InvocationFailed`. */
+  invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult>;
+  /** Heap in use, in bytes (V8 heap statistics of the isolate). */
+  heapUsedBytes(): number;
+  /** Dispose the isolate; in-flight invocations fail with `error`'s code. Idempotent. */
+  dispose(reason?: string): void;
+}

@@ -1,0 +1,396 @@
+/**
+ * The isolated-vm implementation of `Sandbox`: one V8 isolate + one context per function version.
+ *
+ * Limits (isolated-vm README, "Isolate" and "timeout"): `memoryLimit` is a guideline (a hostile
+ * script may use 2–3× before V8 stops it), and `timeout` only covers the synchronous part of a call.
+ * So every sandbox runs a watchdog while it has invocations: it reads `isolate.cpuTime` (which
+ * advances while the isolate runs on another thread) and the wall clock, and disposes the isolate
+ * when an invocation passes `cpuTimeMs` or `wallTimeMs` — code that runs after an awaited builtin
+ * call is stopped too. A sandbox that hit any limit is poisoned and never reused.
+ */
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts';
+import type {
+  BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
+} from './interface.ts';
+
+const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
+const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
+
+/** Options of the isolated-vm sandbox; see `sandboxOptions()` for defaults. */
+export interface SandboxOptions {
+  /** `ctx.log` lines kept per invocation. @default 100 */
+  maxLogLines: number;
+  /** Characters kept per log line. @default 4096 */
+  maxLogLineChars: number;
+  /** Called when isolated-vm reports that V8 lost control of an isolate; the process must end. */
+  onCatastrophicError: (message: string) => void;
+}
+
+/** Validate and default sandbox options once (frozen). @throws TypeError on a non-positive limit. */
+export function sandboxOptions(partial: Partial<SandboxOptions> = {}): Readonly<SandboxOptions> {
+  const out: SandboxOptions = {
+    maxLogLines: partial.maxLogLines ?? 100,
+    maxLogLineChars: partial.maxLogLineChars ?? 4096,
+    onCatastrophicError: partial.onCatastrophicError ?? ((message) => {
+      process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
+      process.abort();
+    }),
+  };
+  for (const key of ['maxLogLines', 'maxLogLineChars'] as const) {
+    if (!Number.isInteger(out[key]) || out[key] <= 0) throw new TypeError(`sandbox option ${key} must be a positive integer, got ${out[key]}`);
+  }
+  return Object.freeze(out);
+}
+
+interface Running {
+  id: number;
+  meta: InvocationMeta;
+  startMs: number;
+  cpuStart: bigint;
+  logs: CapturedLog[];
+  killed: PlatformError | null;
+  abort: AbortController;
+}
+
+/** Result envelope produced by isolate-bootstrap.js. */
+type IsolateReply =
+  | { t: 'ok'; status: unknown; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none' }
+  | { t: 'error'; kind: 'http'; status: unknown; code: string; message: string }
+  | { t: 'error'; kind: 'function'; message: string; stack?: string }
+  | { t: 'error'; kind: 'response' | 'too-large'; message: string };
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the platform owns; a function cannot set them. */
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version']);
+
+/**
+ * Cold-start a sandbox: create the isolate, harden its context, compile and evaluate the module,
+ * and bind its default export. Top-level code runs under the version's CPU/wall limits.
+ *
+ * @throws PlatformError E_FUNCTION_ERROR (module fails to compile or evaluate, or the default
+ *   export is not a function), E_TIMEOUT (top-level code too slow), E_MEMORY (top-level code over
+ *   the memory limit). The isolate is disposed on every failure.
+ */
+export async function createIsolateSandbox(spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions()): Promise<Sandbox> {
+  const sandbox = new IsolateSandbox(spec, host, options);
+  try {
+    await sandbox.start();
+    return sandbox;
+  } catch (err) {
+    sandbox.dispose('cold start failed');
+    throw err;
+  }
+}
+
+class IsolateSandbox implements Sandbox {
+  readonly spec: VersionSpec;
+  private readonly host: BuiltinHost;
+  private readonly options: Readonly<SandboxOptions>;
+  private readonly isolate: ivm.Isolate;
+  private readonly filename: string;
+  private readonly running = new Map<number, Running>();
+  private readonly references: Array<{ release(): void }> = [];
+  private context: ivm.Context | null = null;
+  private dispatchRef: ivm.Reference | null = null;
+  private seq = 0;
+  private served = 0;
+  private disposed = false;
+  private isPoisoned = false;
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastActive = 0;
+
+  constructor(spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions>) {
+    this.spec = spec;
+    this.host = host;
+    this.options = options;
+    this.filename = `file:///functions/${spec.app}/${spec.function}/index.js`;
+    this.isolate = new ivm.Isolate({
+      memoryLimit: spec.limits.memoryLimitMiB,
+      onCatastrophicError: (message: string) => options.onCatastrophicError(message),
+    });
+  }
+
+  get inFlight(): number { return this.running.size; }
+  get poisoned(): boolean { return this.isPoisoned || this.disposed; }
+  get invocations(): number { return this.served; }
+
+  /** Cold start; see createIsolateSandbox. */
+  async start(): Promise<void> {
+    const { limits } = this.spec;
+    const started = performance.now();
+    const cpuStart = this.isolate.cpuTime;
+    const context = await this.isolate.createContext();
+    this.context = context;
+    this.references.push(context);
+
+    const hostCall = new ivm.Reference(this.onHostCall);
+    const hostLog = new ivm.Reference(this.onHostLog);
+    this.references.push(hostCall, hostLog);
+    const config = new ivm.ExternalCopy({
+      redisCommands: [...this.host.redisCommands],
+      maxLogLines: this.options.maxLogLines,
+      maxLogLineChars: this.options.maxLogLineChars,
+      maxResponseBytes: limits.maxResponseBytes,
+      filename: this.filename,
+    }).copyInto();
+    const entry = await context.evalClosure(`return (${BOOTSTRAP_SOURCE})($0, $1, $2);`, [hostCall, hostLog, config], {
+      result: { reference: true },
+      filename: 'faas:bootstrap',
+    }) as ivm.Reference;
+    this.references.push(entry);
+    const dispatchRef = await entry.get('dispatch', { reference: true }) as ivm.Reference;
+    const setHandlerRef = await entry.get('setHandler', { reference: true }) as ivm.Reference;
+    this.dispatchRef = dispatchRef;
+    this.references.push(dispatchRef, setHandlerRef);
+
+    try {
+      const platformModule = await this.isolate.compileModule(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
+      this.references.push(platformModule);
+      await platformModule.instantiate(context, (specifier: string) => {
+        throw new Error(`the faas module has no imports (asked for ${specifier})`);
+      });
+      const userModule = await this.isolate.compileModule(this.spec.code, { filename: this.filename });
+      this.references.push(userModule);
+      await userModule.instantiate(context, (specifier: string) => {
+        if (specifier === 'faas') return platformModule;
+        throw new Error(`cannot import '${specifier}': only the platform module 'faas' can be imported`);
+      });
+      const remainingWall = Math.max(1, limits.wallTimeMs - (performance.now() - started));
+      await userModule.evaluate({ timeout: Math.min(remainingWall, Math.max(limits.cpuTimeMs, 50)) });
+      const cpuMs = Number(this.isolate.cpuTime - cpuStart) / 1e6;
+      if (cpuMs > Math.max(limits.cpuTimeMs, 50) * 2) {
+        throw runtimeError('E_TIMEOUT', `module top-level code used ${Math.round(cpuMs)} ms of CPU time at cold start; limit ${limits.cpuTimeMs} ms`);
+      }
+      const defaultExport = await userModule.namespace.get('default', { reference: true }) as ivm.Reference;
+      this.references.push(defaultExport);
+      await setHandlerRef.apply(undefined, [defaultExport.derefInto()], { timeout: 1000 });
+    } catch (err) {
+      throw this.classifyColdStartError(err);
+    }
+  }
+
+  async invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult> {
+    const inv: Running = {
+      id: ++this.seq,
+      meta,
+      startMs: performance.now(),
+      cpuStart: this.readCpuTime(),
+      logs: [],
+      killed: null,
+      abort: new AbortController(),
+    };
+    if (this.poisoned || this.dispatchRef === null) {
+      return this.failed(inv, runtimeError('E_INTERNAL', 'sandbox used after it was disposed'));
+    }
+    this.running.set(inv.id, inv);
+    this.served++;
+    this.armWatchdog();
+    try {
+      // applySync runs the handler's synchronous part on this thread (~5 µs per call instead of ~50 µs
+      // for a thread-pool hop); `timeout` bounds that part, the watchdog bounds what runs after awaits.
+      const reply = await this.dispatchRef.applySync(undefined, [inv.id, JSON.stringify(request), JSON.stringify(meta)], {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+        timeout: Math.min(this.spec.limits.cpuTimeMs, this.spec.limits.wallTimeMs),
+      }) as string;
+      if (inv.killed !== null) return this.failed(inv, inv.killed);
+      return this.decode(inv, reply);
+    } catch (err) {
+      return this.failed(inv, inv.killed ?? this.classifyInvokeError(err));
+    } finally {
+      this.running.delete(inv.id);
+      inv.abort.abort();
+      this.lastActive = performance.now();
+    }
+  }
+
+  heapUsedBytes(): number {
+    if (this.disposed) return 0;
+    try {
+      const stats = this.isolate.getHeapStatisticsSync();
+      return stats.used_heap_size + stats.externally_allocated_size;
+    } catch {
+      return 0;
+    }
+  }
+
+  dispose(reason = 'disposed'): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.isPoisoned = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
+    for (const inv of this.running.values()) {
+      inv.killed ??= runtimeError('E_INTERNAL', `the isolate was disposed during the invocation (${reason})`);
+      inv.abort.abort();
+    }
+    for (const ref of this.references.splice(0)) {
+      try { ref.release(); } catch { /* already gone with the isolate */ }
+    }
+    try { this.isolate.dispose(); } catch { /* already disposed (memory limit) */ }
+  }
+
+  // --- host callbacks (called from inside the isolate; arguments are copies) -----------------
+
+  private readonly onHostCall = async (invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string> => {
+    const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
+    if (inv === undefined || inv.killed !== null || inv.abort.signal.aborted) {
+      return JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: `ctx.${String(builtin)}.${String(op)} was called after its invocation ended; the call did nothing.` } });
+    }
+    try {
+      const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
+      if (!Array.isArray(args) || typeof builtin !== 'string' || typeof op !== 'string') throw runtimeError('E_INTERNAL', 'malformed builtin call');
+      const value = await this.host.call({
+        app: this.spec.app,
+        function: this.spec.function,
+        versionId: this.spec.versionId,
+        requestId: inv.meta.requestId,
+        signal: inv.abort.signal,
+      }, builtin, op, args);
+      return JSON.stringify({ ok: true, value: value ?? null });
+    } catch (err) {
+      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'E_INTERNAL';
+      const message = code === 'E_INTERNAL' ? `ctx.${builtin}.${op} failed because of a platform fault` : String((err as Error).message);
+      if (code === 'E_INTERNAL') process.stderr.write(`builtin ${String(builtin)}.${String(op)} fault: ${(err as Error)?.stack ?? String(err)}\n`);
+      return JSON.stringify({ ok: false, error: { code, message } });
+    }
+  };
+
+  private readonly onHostLog = (invocationId: unknown, level: unknown, message: unknown): void => {
+    const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
+    if (inv === undefined || inv.logs.length > this.options.maxLogLines) return;
+    const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
+    inv.logs.push({ level: lvl, message: String(message).slice(0, this.options.maxLogLineChars + 16), time: Date.now() });
+  };
+
+  // --- watchdog ------------------------------------------------------------------------------
+
+  private armWatchdog(): void {
+    if (this.watchdog !== null) return;
+    const { cpuTimeMs, wallTimeMs } = this.spec.limits;
+    const tickMs = Math.max(2, Math.min(25, Math.floor(Math.min(cpuTimeMs, wallTimeMs) / 8)));
+    this.watchdog = setInterval(this.tick, tickMs);
+    this.watchdog.unref();
+  }
+
+  private readonly tick = (): void => {
+    if (this.disposed) return;
+    const now = performance.now();
+    if (this.running.size === 0) {
+      // Stay armed through short gaps so busy sandboxes don't pay for a timer per invocation.
+      if (now - this.lastActive > 1000 && this.watchdog !== null) {
+        clearInterval(this.watchdog);
+        this.watchdog = null;
+      }
+      return;
+    }
+    const cpu = this.readCpuTime();
+    const { cpuTimeMs, wallTimeMs } = this.spec.limits;
+    for (const inv of this.running.values()) {
+      const cpuMs = Number(cpu - inv.cpuStart) / 1e6;
+      if (cpuMs > cpuTimeMs) {
+        this.kill(inv, runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded (used ${Math.round(cpuMs)} ms); the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs }));
+        return;
+      }
+      const wallMs = now - inv.startMs;
+      if (wallMs > wallTimeMs) {
+        this.kill(inv, runtimeError('E_TIMEOUT', `wall-clock limit of ${wallTimeMs} ms exceeded; the isolate was stopped`, { limit: 'wallTimeMs', limitMs: wallTimeMs }));
+        return;
+      }
+    }
+  };
+
+  private kill(offender: Running, error: PlatformError): void {
+    offender.killed = error;
+    for (const inv of this.running.values()) {
+      if (inv !== offender) {
+        inv.killed = runtimeError(error.code as 'E_TIMEOUT', `the isolate was stopped because a concurrent invocation (${offender.meta.requestId}) exceeded its limit: ${error.message}`);
+      }
+    }
+    this.dispose('limit exceeded');
+  }
+
+  private readCpuTime(): bigint {
+    try { return this.isolate.cpuTime; } catch { return 0n; }
+  }
+
+  // --- results ------------------------------------------------------------------------------
+
+  private cpuMs(inv: Running): number {
+    const cpu = this.readCpuTime();
+    return cpu === 0n ? 0 : Math.max(0, Number(cpu - inv.cpuStart) / 1e6);
+  }
+
+  private failed(inv: Running, error: PlatformError): InvocationResult {
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+  }
+
+  private decode(inv: Running, replyJson: string): InvocationResult {
+    const reply = JSON.parse(replyJson) as IsolateReply;
+    if (reply.t === 'ok') {
+      const status = reply.status;
+      if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+        return this.failed(inv, runtimeError('E_BAD_RESPONSE', `the function returned an invalid status ${JSON.stringify(status)}: use an integer from 200 to 599`));
+      }
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(reply.headers)) {
+        const lower = name.toLowerCase();
+        if (!HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) {
+          return this.failed(inv, runtimeError('E_BAD_RESPONSE', `the function returned an invalid header ${JSON.stringify(name)}: names are tokens and values have no line breaks`));
+        }
+        if (!RESERVED_HEADERS.has(lower)) headers[lower] = value;
+      }
+      const bytes = reply.body === null ? 0 : Buffer.byteLength(reply.body, reply.encoding === 'base64' ? 'base64' : 'utf8');
+      if (bytes > this.spec.limits.maxResponseBytes) return this.tooLarge(inv, bytes);
+      return { ok: true, status, headers, body: reply.body, encoding: reply.encoding, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+    }
+    if (reply.kind === 'http') {
+      const status = typeof reply.status === 'number' && Number.isInteger(reply.status) && reply.status >= 400 && reply.status <= 599 ? reply.status : 500;
+      return { ok: false, status, error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+    }
+    if (reply.kind === 'function') {
+      const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
+      return { ...this.failed(inv, runtimeError('E_FUNCTION_ERROR', reply.message)), logs };
+    }
+    if (reply.kind === 'too-large') return this.tooLarge(inv, null);
+    return this.failed(inv, runtimeError('E_BAD_RESPONSE', reply.message));
+  }
+
+  private tooLarge(inv: Running, bytes: number | null): InvocationResult {
+    const limit = this.spec.limits.maxResponseBytes;
+    return this.failed(inv, runtimeError('E_RESPONSE_TOO_LARGE', `the response body${bytes === null ? '' : ` (${bytes} bytes)`} exceeds the function's maxResponseBytes limit of ${limit} bytes`, { limitBytes: limit }));
+  }
+
+  private classifyInvokeError(err: unknown): PlatformError {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/memory limit/i.test(message)) {
+      this.dispose('memory limit');
+      return runtimeError('E_MEMORY', `the isolate exceeded its memory limit of ${this.spec.limits.memoryLimitMiB} MiB and was disposed`, { limitMiB: this.spec.limits.memoryLimitMiB });
+    }
+    if (/timed out/i.test(message)) {
+      // The synchronous part ran past min(cpuTimeMs, wallTimeMs): on this thread that is CPU time.
+      this.dispose('timeout');
+      const { cpuTimeMs, wallTimeMs } = this.spec.limits;
+      return cpuTimeMs <= wallTimeMs
+        ? runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded; the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs })
+        : runtimeError('E_TIMEOUT', `wall-clock limit of ${wallTimeMs} ms exceeded; the isolate was stopped`, { limit: 'wallTimeMs', limitMs: wallTimeMs });
+    }
+    this.dispose('unexpected error');
+    process.stderr.write(`sandbox ${this.spec.key} invoke fault: ${err instanceof Error ? err.stack : message}\n`);
+    return runtimeError('E_INTERNAL', 'the invocation failed because of a platform fault');
+  }
+
+  private classifyColdStartError(err: unknown): PlatformError {
+    if (isPlatformError(err)) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (/memory limit/i.test(message)) {
+      return runtimeError('E_MEMORY', `module top-level code exceeded the memory limit of ${this.spec.limits.memoryLimitMiB} MiB at cold start`);
+    }
+    if (/timed out/i.test(message)) {
+      return runtimeError('E_TIMEOUT', `module top-level code did not finish within the limit at cold start`);
+    }
+    return runtimeError('E_FUNCTION_ERROR', `the module failed to load: ${message}`);
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The supervisor: forks the isolate-host worker processes, routes each invocation to one of them,
+ * and survives their deaths. Isolates never live in this process (DESIGN.md, Processes).
+ *
+ * Shape (a) of DESIGN.md: this process (the gateway) forwards invocations over IPC. Routing is
+ * rendezvous hashing on the version key, so a version's isolate stays warm in one worker; when
+ * that worker already has `spilloverInFlight` invocations running, the second-ranked worker takes
+ * the call (a hot function warms a second isolate instead of queueing).
+ *
+ * A worker that exits fails only its in-flight invocations (E_WORKER_CRASHED, 503) and is
+ * restarted (with backoff when it keeps dying). A version that was in flight during
+ * `quarantineAfterCrashes` crashes within `quarantineWindowMs` is quarantined (E_QUARANTINED).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { runtimeError } from './errors.ts';
+import type { FunctionRequest, InvocationMeta, InvocationResult } from './sandbox/interface.ts';
+import type { FromWorker, TargetSpec, ToWorker } from './worker/protocol.ts';
+
+/** Supervisor options; defaulted by the constructor. */
+export interface SupervisorOptions {
+  /** Worker processes. @default os.availableParallelism() */
+  workers: number;
+  /** Extra environment for workers (e.g. REDIS_URL, FAAS_POOL_*). */
+  env: Record<string, string | undefined>;
+  /** Code of a version (the control plane), null when it does not exist. */
+  getCode: (app: string, fn: string, versionId: string) => Promise<string | null>;
+  /** Builtins that live in this process (the embedded Redis store). Rejects with a coded error. */
+  builtin: (app: string, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
+  /** Crashes (with the version in flight) that quarantine a version. @default 3 */
+  quarantineAfterCrashes: number;
+  /** Window for counting those crashes, in ms. @default 600_000 */
+  quarantineWindowMs: number;
+  /** Grace beyond a version's wall limit before a silent worker is killed, in ms. @default 2_000 */
+  graceMs: number;
+  /** In-flight count at which a call spills to the second-ranked worker. @default 32 */
+  spilloverInFlight: number;
+}
+
+/** An invocation result plus where and how it ran. */
+export type SupervisedResult = InvocationResult & { coldStart: boolean; workerPid: number };
+
+interface Pending {
+  target: TargetSpec;
+  deadline: number;
+  resolve: (r: SupervisedResult) => void;
+}
+
+interface WorkerSlot {
+  index: number;
+  child: ChildProcess | null;
+  pid: number;
+  ready: boolean;
+  inFlight: Map<number, Pending>;
+  restarts: number;
+  crashTimes: number[];
+}
+
+const WORKER_ENTRY = new URL('./worker/worker-main.ts', import.meta.url);
+
+/** Rank of worker `i` for `key` (rendezvous hashing, FNV-1a 32-bit). */
+function score(key: string, i: number): number {
+  let h = 0x811c9dc5 ^ (i * 0x9e3779b1);
+  for (let c = 0; c < key.length; c++) {
+    h ^= key.charCodeAt(c);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d) >>> 0;
+}
+
+export class WorkerSupervisor {
+  private readonly options: Readonly<SupervisorOptions>;
+  private readonly slots: WorkerSlot[] = [];
+  private readonly crashesByVersion = new Map<string, number[]>();
+  private readonly quarantined = new Set<string>();
+  private readonly readyWaiters: Array<() => void> = [];
+  private readonly sweeper: NodeJS.Timeout;
+  private nextId = 0;
+  private closing = false;
+
+  /** @throws TypeError when `workers` is not a positive integer. */
+  constructor(options: Pick<SupervisorOptions, 'getCode' | 'builtin'> & Partial<SupervisorOptions>) {
+    this.options = Object.freeze({
+      workers: options.workers ?? 2,
+      env: options.env ?? {},
+      getCode: options.getCode,
+      builtin: options.builtin,
+      quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
+      quarantineWindowMs: options.quarantineWindowMs ?? 600_000,
+      graceMs: options.graceMs ?? 2_000,
+      spilloverInFlight: options.spilloverInFlight ?? 32,
+    });
+    if (!Number.isInteger(this.options.workers) || this.options.workers < 1) {
+      throw new TypeError(`workers must be a positive integer, got ${this.options.workers}`);
+    }
+    this.sweeper = setInterval(() => this.sweepDeadlines(), 250);
+    this.sweeper.unref();
+  }
+
+  /** Fork every worker and wait until each reports ready. @throws Error when a worker fails to start within 15 s. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.options.workers; i++) {
+      this.slots.push({ index: i, child: null, pid: 0, ready: false, inFlight: new Map(), restarts: 0, crashTimes: [] });
+    }
+    await Promise.all(this.slots.map((slot) => this.spawn(slot)));
+  }
+
+  /**
+   * Run one invocation in a worker. Never rejects: failures (including a crashed worker, a
+   * quarantined version, no live worker) come back as results with a catalog error.
+   */
+  async invoke(target: TargetSpec, request: FunctionRequest, meta: InvocationMeta): Promise<SupervisedResult> {
+    if (this.quarantined.has(target.key)) {
+      return this.failure(runtimeError('E_QUARANTINED', `version ${target.versionId} of ${target.app}/${target.function} crashed worker processes ${this.options.quarantineAfterCrashes} times and is quarantined; deploy a fixed version`));
+    }
+    let slot = this.route(target.key);
+    if (slot === null) {
+      await this.waitForReady(5_000);
+      slot = this.route(target.key);
+      if (slot === null) return this.failure(runtimeError('E_OVERLOADED', 'no worker process is available (they are restarting); retry with backoff'));
+    }
+    const id = ++this.nextId;
+    const chosen = slot;
+    return new Promise<SupervisedResult>((resolve) => {
+      chosen.inFlight.set(id, { target, deadline: Date.now() + target.limits.wallTimeMs + this.options.graceMs, resolve });
+      this.post(chosen, { type: 'invoke', id, target, request, meta });
+    });
+  }
+
+  /** Quarantined version keys (`app/function@version`). */
+  quarantinedVersions(): string[] {
+    return [...this.quarantined];
+  }
+
+  /** Worker pids, restarts and in-flight counts (for /readyz and tests). */
+  workers(): Array<{ index: number; pid: number; ready: boolean; inFlight: number; restarts: number }> {
+    return this.slots.map((s) => ({ index: s.index, pid: s.pid, ready: s.ready, inFlight: s.inFlight.size, restarts: s.restarts }));
+  }
+
+  /** Stop all workers (they drain for up to 2 s); in-flight invocations still resolve. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.sweeper);
+    await Promise.all(this.slots.map((slot) => new Promise<void>((resolve) => {
+      const child = slot.child;
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 4_000);
+      child.once('exit', () => { clearTimeout(timer); resolve(); });
+      this.post(slot, { type: 'shutdown' });
+    })));
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private route(key: string): WorkerSlot | null {
+    let first: WorkerSlot | null = null;
+    let second: WorkerSlot | null = null;
+    let s1 = -1;
+    let s2 = -1;
+    for (const slot of this.slots) {
+      if (!slot.ready) continue;
+      const s = score(key, slot.index);
+      if (s > s1) { second = first; s2 = s1; first = slot; s1 = s; }
+      else if (s > s2) { second = slot; s2 = s; }
+    }
+    if (first !== null && second !== null && first.inFlight.size >= this.options.spilloverInFlight && second.inFlight.size < first.inFlight.size) {
+      return second;
+    }
+    return first;
+  }
+
+  private spawn(slot: WorkerSlot): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const child = fork(WORKER_ENTRY, [], {
+        execArgv: ['--no-node-snapshot'],
+        env: { ...process.env, ...this.options.env },
+        serialization: 'json',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      slot.child = child;
+      slot.pid = child.pid ?? 0;
+      const startTimer = setTimeout(() => reject(new Error(`worker ${slot.index} did not start within 15 s`)), 15_000);
+      child.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          clearTimeout(startTimer);
+          slot.ready = true;
+          for (const wake of this.readyWaiters.splice(0)) wake();
+          resolve();
+          return;
+        }
+        this.onMessage(slot, msg);
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(startTimer);
+        this.onExit(slot, child, code, signal);
+      });
+      child.on('error', (err) => process.stderr.write(`worker ${slot.index}: ${err.message}\n`));
+    });
+  }
+
+  private onMessage(slot: WorkerSlot, msg: FromWorker): void {
+    switch (msg.type) {
+      case 'result': {
+        const pending = slot.inFlight.get(msg.id);
+        if (pending === undefined) return; // already failed by the deadline sweeper
+        slot.inFlight.delete(msg.id);
+        pending.resolve({ ...msg.result, coldStart: msg.coldStart, workerPid: slot.pid });
+        return;
+      }
+      case 'get-code':
+        this.options.getCode(msg.app, msg.function, msg.versionId).then(
+          (code) => this.post(slot, { type: 'code', reqId: msg.reqId, code }),
+          () => this.post(slot, { type: 'code', reqId: msg.reqId, code: null }),
+        );
+        return;
+      case 'builtin':
+        this.options.builtin(msg.app, msg.builtin, msg.op, msg.args).then(
+          (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value }),
+          (err: unknown) => {
+            const e = err as { code?: unknown; message?: unknown };
+            const coded = typeof e.code === 'string';
+            this.post(slot, { type: 'reply', reqId: msg.reqId, ok: false, error: { code: coded ? String(e.code) : 'E_INTERNAL', message: coded ? String(e.message) : 'builtin failed because of a platform fault' } });
+          },
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onExit(slot: WorkerSlot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.child !== child) return;
+    slot.ready = false;
+    slot.child = null;
+    const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
+    const failed = [...slot.inFlight.values()];
+    slot.inFlight.clear();
+    const now = Date.now();
+    const keys = new Set(failed.map((p) => p.target.key));
+    for (const key of keys) {
+      const times = (this.crashesByVersion.get(key) ?? []).filter((t) => now - t < this.options.quarantineWindowMs);
+      times.push(now);
+      this.crashesByVersion.set(key, times);
+      if (times.length >= this.options.quarantineAfterCrashes) this.quarantined.add(key);
+    }
+    for (const p of failed) {
+      p.resolve(this.failure(runtimeError('E_WORKER_CRASHED', `the worker process running this invocation died (${how}); only its in-flight invocations failed — the worker is being restarted`), slot.pid));
+    }
+    if (this.closing) return;
+    process.stderr.write(`worker ${slot.index} (pid ${slot.pid}) died (${how}) with ${failed.length} invocation(s) in flight; restarting\n`);
+    slot.crashTimes = slot.crashTimes.filter((t) => now - t < 10_000);
+    slot.crashTimes.push(now);
+    slot.restarts++;
+    const delay = slot.crashTimes.length <= 3 ? 0 : Math.min(5_000, 100 * 2 ** (slot.crashTimes.length - 3));
+    setTimeout(() => {
+      if (!this.closing) this.spawn(slot).catch((err: Error) => process.stderr.write(`worker ${slot.index} restart failed: ${err.message}\n`));
+    }, delay).unref();
+  }
+
+  private sweepDeadlines(): void {
+    const now = Date.now();
+    for (const slot of this.slots) {
+      for (const [id, p] of slot.inFlight) {
+        if (now <= p.deadline) continue;
+        slot.inFlight.delete(id);
+        p.resolve(this.failure(runtimeError('E_TIMEOUT', `the worker did not answer within the wall-clock limit of ${p.target.limits.wallTimeMs} ms; it is being restarted`), slot.pid));
+        slot.child?.kill('SIGKILL');
+      }
+    }
+  }
+
+  private post(slot: WorkerSlot, msg: ToWorker): void {
+    try {
+      slot.child?.send(msg);
+    } catch {
+      // The channel closed; the exit handler fails what is in flight.
+    }
+  }
+
+  private waitForReady(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.readyWaiters.push(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  private failure(error: ReturnType<typeof runtimeError>, workerPid = 0): SupervisedResult {
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: 0, logs: [], coldStart: false, workerPid };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Entry point of an isolate-host worker process (forked by `runtime/supervisor.ts`). It holds the
+ * isolate pool and nothing else of the platform: if V8 aborts this process on an allocation, only
+ * its in-flight invocations fail and the supervisor starts a new one.
+ *
+ * Environment: `REDIS_URL` (when set, `ctx.redis` talks to Redis directly from here; otherwise each
+ * call goes to the supervisor's embedded store over IPC), `FAAS_POOL_*` options (see `poolFromEnv`).
+ */
+import { createRedisHost } from '../../builtins/redis/host.ts';
+import { createIoredisBackend } from '../../builtins/redis/backend.ts';
+import { createBuiltinHost, type RedisExecute } from '../../builtins/registry.ts';
+import { isPlatformError, runtimeError } from '../errors.ts';
+import { IsolatePool, poolOptions } from '../pool/pool.ts';
+import { createIsolateSandbox, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
+import type { InvocationResult } from '../sandbox/interface.ts';
+import type { FromWorker, TargetSpec, ToWorker } from './protocol.ts';
+
+if (typeof process.send !== 'function') {
+  process.stderr.write('worker-main.ts is started by the supervisor over IPC, not by hand\n');
+  process.exit(2);
+}
+const send = (msg: FromWorker): void => { process.send?.(msg); };
+
+// --- requests to the supervisor (code, embedded builtins) ----------------------------------------
+let nextReqId = 0;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+function ask(build: (reqId: number) => FromWorker): Promise<unknown> {
+  const reqId = ++nextReqId;
+  return new Promise((resolve, reject) => {
+    pending.set(reqId, { resolve, reject });
+    send(build(reqId));
+  });
+}
+
+const codeCache = new Map<string, Promise<string>>();
+const CODE_CACHE_MAX = 5000;
+/** Code of a version, fetched once (single-flight) and cached; versions are immutable. */
+function codeFor(target: TargetSpec): Promise<string> {
+  let code = codeCache.get(target.key);
+  if (code === undefined) {
+    code = ask((reqId) => ({ type: 'get-code', reqId, app: target.app, function: target.function, versionId: target.versionId })).then((c) => {
+      if (typeof c !== 'string') throw runtimeError('E_FUNCTION_NOT_FOUND', `version ${target.versionId} of ${target.app}/${target.function} no longer exists`);
+      return c;
+    });
+    code.catch(() => codeCache.delete(target.key));
+    if (codeCache.size >= CODE_CACHE_MAX) codeCache.delete(codeCache.keys().next().value as string);
+    codeCache.set(target.key, code);
+  }
+  return code;
+}
+
+// --- builtins ----------------------------------------------------------------------------------
+let redisExecute: RedisExecute;
+const redisUrl = process.env.REDIS_URL;
+if (redisUrl) {
+  const host = createRedisHost(createIoredisBackend(redisUrl));
+  redisExecute = (app, command, args) => host.execute(app, command, args);
+} else {
+  redisExecute = (app, command, args) => ask((reqId) => ({ type: 'builtin', reqId, app, builtin: 'redis', op: command, args: [...args] }));
+}
+const builtins = createBuiltinHost({ redis: redisExecute });
+
+// --- pool --------------------------------------------------------------------------------------
+const intEnv = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
+const pool = new IsolatePool((spec) => createIsolateSandbox(spec, builtins, sandboxOptions({
+  onCatastrophicError: (message) => {
+    process.stderr.write(`worker ${process.pid}: isolated-vm catastrophic error (${message}); aborting so the supervisor restarts this worker\n`);
+    process.abort();
+  },
+})), poolOptions({
+  maxIsolates: intEnv('FAAS_POOL_MAX_ISOLATES'),
+  maxConcurrencyPerIsolate: intEnv('FAAS_POOL_MAX_CONCURRENCY'),
+  idleTimeoutMs: intEnv('FAAS_POOL_IDLE_TIMEOUT_MS'),
+  queueTimeoutMs: intEnv('FAAS_POOL_QUEUE_TIMEOUT_MS'),
+}));
+
+function failure(err: unknown): InvocationResult {
+  const e = isPlatformError(err) ? err : runtimeError('E_INTERNAL', 'the invocation failed because of a platform fault');
+  if (!isPlatformError(err)) process.stderr.write(`worker ${process.pid}: ${(err as Error)?.stack ?? String(err)}\n`);
+  return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [] };
+}
+
+async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+  let result: InvocationResult;
+  let coldStart = false;
+  try {
+    const code = await codeFor(msg.target);
+    const lease = await pool.acquire({ ...msg.target, code });
+    coldStart = lease.coldStart;
+    try {
+      result = await lease.sandbox.invoke(msg.request, msg.meta);
+    } finally {
+      lease.release();
+    }
+  } catch (err) {
+    result = failure(err);
+  }
+  send({ type: 'result', id: msg.id, result, coldStart });
+}
+
+process.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'invoke':
+      void invoke(msg);
+      break;
+    case 'code': {
+      const p = pending.get(msg.reqId);
+      pending.delete(msg.reqId);
+      p?.resolve(msg.code);
+      break;
+    }
+    case 'reply': {
+      const p = pending.get(msg.reqId);
+      pending.delete(msg.reqId);
+      if (p === undefined) break;
+      if (msg.ok) p.resolve(msg.value);
+      else p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
+      break;
+    }
+    case 'evict':
+      pool.evictVersion(msg.key);
+      codeCache.delete(msg.key);
+      break;
+    case 'shutdown':
+      void pool.close(2000).finally(() => process.exit(0));
+      break;
+  }
+});
+process.on('disconnect', () => { pool.destroy(); process.exit(0); });
+send({ type: 'ready', pid: process.pid });
