@@ -140,7 +140,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     if (adminKey.created) {
-      process.stdout.write(`\nAdmin API key (shown once; also written to ${adminKey.file}):\n  ${adminKey.key}\n\n`);
+      if (config.logLevel !== "silent") process.stdout.write(`\nAdmin API key (shown once; also written to ${adminKey.file}):\n  ${adminKey.key}\n\n`);
     }
     let closing: Promise<void> | null = null;
     return {

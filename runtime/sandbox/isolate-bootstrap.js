@@ -14,7 +14,8 @@
   'use strict';
   const ReflectApply = Reflect.apply;
   const hostCallApply = hostCall.apply;
-  const hostLogApply = hostLog.applyIgnored;
+  // Synchronous so lines are recorded before the invocation's result reaches the host.
+  const hostLogApply = hostLog.applySync;
   const JSONstringify = JSON.stringify;
   const JSONparse = JSON.parse;
   const ObjectFreeze = Object.freeze;

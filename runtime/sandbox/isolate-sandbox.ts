@@ -157,7 +157,7 @@ class IsolateSandbox implements Sandbox {
         if (specifier === 'faas') return platformModule;
         throw new Error(`cannot import '${specifier}': only the platform module 'faas' can be imported`);
       });
-      const remainingWall = Math.max(1, limits.wallTimeMs - (performance.now() - started));
+      const remainingWall = Math.max(1, Math.ceil(limits.wallTimeMs - (performance.now() - started)));
       await userModule.evaluate({ timeout: Math.min(remainingWall, Math.max(limits.cpuTimeMs, 50)) });
       const cpuMs = Number(this.isolate.cpuTime - cpuStart) / 1e6;
       if (cpuMs > Math.max(limits.cpuTimeMs, 50) * 2) {

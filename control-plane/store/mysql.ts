@@ -1,0 +1,417 @@
+/**
+ * The production store: MySQL 8 or MariaDB 10.6+ through a `mysql2/promise` pool (`MYSQL_URL`).
+ *
+ * Concurrency: a deploy or alias move locks its function row with `SELECT … FOR UPDATE` for the
+ * whole transaction, so concurrent deploys to one function serialise (the per-function version
+ * `seq`, the alias and its history cannot lose updates) while deploys to different functions run
+ * in parallel. Transactions run at READ COMMITTED so a locking read of a missing function takes no
+ * gap lock; when two deploys create the same new function at once, the loser gets a duplicate
+ * key and the whole transaction is retried (as it is on InnoDB deadlocks and lock wait timeouts),
+ * up to `MAX_ATTEMPTS` times with jittered backoff.
+ *
+ * Why not `INSERT IGNORE` then `FOR UPDATE`: InnoDB keeps a shared lock on the duplicate row that
+ * INSERT IGNORE found, so two such transactions both holding it and both asking for the exclusive
+ * lock deadlock on every concurrent deploy to an existing function.
+ */
+import mysql from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { isPlatformError } from '../../runtime/errors.ts';
+import { cpError } from '../errors.ts';
+import type { AppInfo, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import { MIGRATIONS } from './migrations/index.ts';
+import type { AliasMove, DeployInput, Store, StoreDeployResult, StoredApiKey } from './store.ts';
+
+/** Attempts of one transaction before a deadlock / lock timeout / creation race is reported. */
+const MAX_ATTEMPTS = 8;
+/** Longest wait for the migration lock held by another starting process, in seconds. */
+const MIGRATION_LOCK_TIMEOUT_S = 60;
+
+const ER_DUP_ENTRY = 1062;
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+const ER_LOCK_DEADLOCK = 1213;
+
+/** Driver error codes that mean "the server is unreachable", answered as E_STORE_UNAVAILABLE. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EPIPE',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'POOL_CLOSED',
+]);
+
+type Row = RowDataPacket;
+type Param = string | number | Date | null;
+
+const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits';
+
+function iso(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  return new Date(`${String(value).replace(' ', 'T')}Z`).toISOString();
+}
+
+/** MariaDB returns JSON columns as text, MySQL 8 as parsed values. */
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+function toApp(row: Row): AppInfo {
+  return { name: String(row.name), createdAt: iso(row.created_at) };
+}
+
+function toVersion(row: Row): VersionInfo {
+  return {
+    app: String(row.app),
+    function: String(row.function),
+    id: String(row.id),
+    size: Number(row.size),
+    message: String(row.message),
+    author: String(row.author),
+    createdAt: iso(row.created_at),
+    limits: json<FunctionLimits>(row.limits),
+  };
+}
+
+function toApiKey(row: Row): StoredApiKey {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    role: String(row.role) as StoredApiKey['role'],
+    hash: String(row.hash),
+    createdAt: iso(row.created_at),
+    revokedAt: row.revoked_at === null ? null : iso(row.revoked_at),
+  };
+}
+
+function errno(error: unknown): number | null {
+  const value = typeof error === 'object' && error !== null ? (error as { errno?: unknown }).errno : undefined;
+  return typeof value === 'number' ? value : null;
+}
+
+function driverCode(error: unknown): string | null {
+  const value = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof value === 'string' ? value : null;
+}
+
+/** Marks a failure that a fresh attempt of the same transaction may not hit. */
+class RetryableError extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super('retryable transaction failure');
+    this.cause = cause;
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof RetryableError) return true;
+  const n = errno(error);
+  return n === ER_LOCK_DEADLOCK || n === ER_LOCK_WAIT_TIMEOUT;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class MysqlStore implements Store {
+  readonly kind = 'mysql' as const;
+  readonly #pool: Pool;
+  readonly #where: string;
+  #closed = false;
+
+  constructor(pool: Pool, where: string) {
+    this.#pool = pool;
+    this.#where = where;
+  }
+
+  /** Map connection-level failures to E_STORE_UNAVAILABLE; let everything else through. */
+  #mapError(error: unknown): unknown {
+    if (isPlatformError(error)) return error;
+    if (error instanceof RetryableError) return this.#mapError(error.cause);
+    const code = driverCode(error);
+    if (code !== null && UNAVAILABLE_CODES.has(code)) {
+      return cpError('E_STORE_UNAVAILABLE', `the MySQL store at ${this.#where} is unreachable (${code}); retry later`);
+    }
+    const n = errno(error);
+    if (n === ER_LOCK_DEADLOCK || n === ER_LOCK_WAIT_TIMEOUT) {
+      return cpError('E_CONFLICT', `too many concurrent changes to the same function; retry (${code ?? n})`);
+    }
+    return error;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw cpError('E_STORE_UNAVAILABLE', `the MySQL store at ${this.#where} is closed`);
+  }
+
+  /**
+   * Rows of one statement. On the pool, driver errors are mapped (E_STORE_UNAVAILABLE); inside a
+   * transaction (`conn` given) they pass through raw so `#tx` can recognise retryable ones.
+   */
+  async #rows(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<Row[]> {
+    this.#checkOpen();
+    if (conn !== undefined) return (await conn.execute<Row[]>(sql, params))[0];
+    try {
+      const [rows] = await this.#pool.execute<Row[]>(sql, params);
+      return rows;
+    } catch (error) {
+      throw this.#mapError(error);
+    }
+  }
+
+  async #one(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<Row | null> {
+    const rows = await this.#rows(sql, params, conn);
+    return rows[0] ?? null;
+  }
+
+  async #exec(sql: string, params: Param[], conn: PoolConnection): Promise<void> {
+    await conn.execute(sql, params);
+  }
+
+  /**
+   * Run `fn` in one READ COMMITTED transaction on one pooled connection; any throw rolls back.
+   * Deadlocks, lock wait timeouts and `RetryableError`s retry the whole function.
+   */
+  async #tx<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    for (let attempt = 1; ; attempt += 1) {
+      let conn: PoolConnection;
+      try {
+        conn = await this.#pool.getConnection();
+      } catch (error) {
+        throw this.#mapError(error);
+      }
+      try {
+        await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        await conn.beginTransaction();
+        try {
+          const result = await fn(conn);
+          await conn.commit();
+          return result;
+        } catch (error) {
+          await conn.rollback().catch(() => undefined);
+          throw error;
+        }
+      } catch (error) {
+        if (attempt < MAX_ATTEMPTS && isRetryable(error)) {
+          await sleep(Math.random() * 10 * attempt);
+          continue;
+        }
+        throw this.#mapError(error);
+      } finally {
+        conn.release();
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.#checkOpen();
+    let conn: PoolConnection;
+    try {
+      conn = await this.#pool.getConnection();
+    } catch (error) {
+      throw this.#mapError(error);
+    }
+    const lockName = "CONCAT('faas-migrate:', DATABASE())";
+    try {
+      const [locked] = await conn.query<Row[]>(`SELECT GET_LOCK(${lockName}, ${MIGRATION_LOCK_TIMEOUT_S}) AS got`);
+      if (Number(locked[0]?.got) !== 1) {
+        throw cpError('E_STORE_UNAVAILABLE', `another process held the migration lock of ${this.#where} for ${MIGRATION_LOCK_TIMEOUT_S} s`);
+      }
+      try {
+        await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          id VARCHAR(64) NOT NULL PRIMARY KEY,
+          applied_at DATETIME(3) NOT NULL
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
+        for (const migration of MIGRATIONS) {
+          const [done] = await conn.execute<Row[]>('SELECT id FROM schema_migrations WHERE id = ?', [migration.id]);
+          if (done.length > 0) continue;
+          // DDL commits implicitly in MySQL; migrations are written to be re-runnable instead.
+          for (const statement of migration.mysql) await conn.query(statement);
+          await conn.execute('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)', [migration.id, new Date()]);
+        }
+      } finally {
+        await conn.query(`SELECT RELEASE_LOCK(${lockName})`).catch(() => undefined);
+      }
+    } catch (error) {
+      throw this.#mapError(error);
+    } finally {
+      conn.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.#rows('SELECT 1 AS ok');
+  }
+
+  async listApps(): Promise<AppInfo[]> {
+    return (await this.#rows('SELECT name, created_at FROM apps ORDER BY name')).map(toApp);
+  }
+
+  async getApp(name: string): Promise<AppInfo | null> {
+    const row = await this.#one('SELECT name, created_at FROM apps WHERE name = ?', [name]);
+    return row === null ? null : toApp(row);
+  }
+
+  async ensureApp(name: string): Promise<AppInfo> {
+    await this.#rows('INSERT IGNORE INTO apps (name, created_at) VALUES (?, ?)', [name, new Date()]);
+    return toApp((await this.#one('SELECT name, created_at FROM apps WHERE name = ?', [name])) as Row);
+  }
+
+  #functionInfo(row: Row, aliasRows: Row[]): FunctionInfo {
+    const aliases: Record<string, string> = {};
+    for (const alias of aliasRows) aliases[String(alias.name)] = String(alias.version_id);
+    return { app: String(row.app), name: String(row.name), createdAt: iso(row.created_at), limits: json<FunctionLimits>(row.limits), aliases };
+  }
+
+  async listFunctions(app: string): Promise<FunctionInfo[]> {
+    const rows = await this.#rows('SELECT app, name, created_at, limits FROM functions WHERE app = ? ORDER BY name', [app]);
+    const aliasRows = await this.#rows('SELECT function, name, version_id FROM aliases WHERE app = ? ORDER BY name', [app]);
+    return rows.map((row) => this.#functionInfo(row, aliasRows.filter((alias) => alias.function === row.name)));
+  }
+
+  async getFunction(app: string, name: string): Promise<FunctionInfo | null> {
+    const row = await this.#one('SELECT app, name, created_at, limits FROM functions WHERE app = ? AND name = ?', [app, name]);
+    if (row === null) return null;
+    return this.#functionInfo(row, await this.#rows('SELECT name, version_id FROM aliases WHERE app = ? AND function = ? ORDER BY name', [app, name]));
+  }
+
+  async deploy(input: DeployInput): Promise<StoreDeployResult> {
+    const { app, function: fn, versionId, alias } = input;
+    const limits = JSON.stringify(input.limits);
+    return this.#tx(async (conn) => {
+      const now = new Date();
+      await this.#exec('INSERT IGNORE INTO apps (name, created_at) VALUES (?, ?)', [app, now], conn);
+      const fnRow = await this.#one('SELECT name FROM functions WHERE app = ? AND name = ? FOR UPDATE', [app, fn], conn);
+      if (fnRow === null) {
+        try {
+          await this.#exec('INSERT INTO functions (app, name, created_at, limits) VALUES (?, ?, ?, ?)', [app, fn, now, limits], conn);
+        } catch (error) {
+          // Another deploy created the function first: start over and lock its row.
+          if (errno(error) === ER_DUP_ENTRY) throw new RetryableError(error);
+          throw error;
+        }
+      } else {
+        await this.#exec('UPDATE functions SET limits = ? WHERE app = ? AND name = ?', [limits, app, fn], conn);
+      }
+      const selectVersion = `SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? AND id = ?`;
+      let row = await this.#one(selectVersion, [app, fn, versionId], conn);
+      let created = false;
+      if (row === null) {
+        const next = await this.#one('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE app = ? AND function = ?', [app, fn], conn);
+        await this.#exec(
+          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [app, fn, versionId, Number(next?.seq ?? 1), input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits],
+          conn,
+        );
+        created = true;
+        row = (await this.#one(selectVersion, [app, fn, versionId], conn)) as Row;
+      }
+      const previousVersionId = await this.#moveAlias(conn, app, fn, alias, versionId, input.author, now);
+      return { version: toVersion(row), previousVersionId, created };
+    });
+  }
+
+  /** Inside a transaction holding the function row lock: move the alias, append history, return the previous target. */
+  async #moveAlias(conn: PoolConnection, app: string, fn: string, alias: string, versionId: string, actor: string, now: Date): Promise<string | null> {
+    const previous = await this.#one('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', [app, fn, alias], conn);
+    await this.#exec(
+      'INSERT INTO aliases (app, function, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE version_id = VALUES(version_id), updated_at = VALUES(updated_at)',
+      [app, fn, alias, versionId, now],
+      conn,
+    );
+    await this.#exec('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', [app, fn, alias, versionId, actor, now], conn);
+    return previous === null ? null : String(previous.version_id);
+  }
+
+  async listVersions(app: string, fn: string): Promise<VersionInfo[]> {
+    return (await this.#rows(`SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? ORDER BY seq DESC`, [app, fn])).map(toVersion);
+  }
+
+  async getVersion(app: string, fn: string, versionId: string): Promise<VersionWithCode | null> {
+    const row = await this.#one(`SELECT ${VERSION_COLUMNS}, code FROM versions WHERE app = ? AND function = ? AND id = ?`, [app, fn, versionId]);
+    return row === null ? null : { ...toVersion(row), code: String(row.code) };
+  }
+
+  async getAlias(app: string, fn: string, alias: string): Promise<string | null> {
+    const row = await this.#one('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', [app, fn, alias]);
+    return row === null ? null : String(row.version_id);
+  }
+
+  async setAlias(app: string, fn: string, alias: string, versionId: string, actor: string): Promise<string | null> {
+    return this.#tx(async (conn) => {
+      const notFound = () => cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+      if ((await this.#one('SELECT name FROM functions WHERE app = ? AND name = ? FOR UPDATE', [app, fn], conn)) === null) throw notFound();
+      if ((await this.#one('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', [app, fn, versionId], conn)) === null) throw notFound();
+      return this.#moveAlias(conn, app, fn, alias, versionId, actor, new Date());
+    });
+  }
+
+  async aliasHistory(app: string, fn: string, alias: string): Promise<AliasMove[]> {
+    const rows = await this.#rows('SELECT version_id, moved_at, actor FROM alias_history WHERE app = ? AND function = ? AND alias = ? ORDER BY id', [app, fn, alias]);
+    return rows.map((row) => ({ versionId: String(row.version_id), movedAt: iso(row.moved_at), actor: String(row.actor) }));
+  }
+
+  async createApiKey(key: StoredApiKey): Promise<void> {
+    try {
+      await this.#rows('INSERT INTO api_keys (id, name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        key.id, key.name, key.role, key.hash, new Date(key.createdAt), key.revokedAt === null ? null : new Date(key.revokedAt),
+      ]);
+    } catch (error) {
+      if (errno(error) === ER_DUP_ENTRY) throw cpError('E_CONFLICT', `an API key with id ${key.id} or the same secret already exists`);
+      throw error;
+    }
+  }
+
+  async findApiKeyByHash(hash: string): Promise<StoredApiKey | null> {
+    const row = await this.#one('SELECT id, name, role, hash, created_at, revoked_at FROM api_keys WHERE hash = ?', [hash]);
+    return row === null ? null : toApiKey(row);
+  }
+
+  async countApiKeys(): Promise<number> {
+    const row = await this.#one('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL');
+    return Number(row?.n ?? 0);
+  }
+}
+
+/**
+ * Connect to MySQL/MariaDB and check the connection. Does not migrate: call `store.migrate()`
+ * (or use `openStore` from `open.ts`).
+ * @param url `mysql://user:password@host:port/database` (the database must exist; options such as
+ *   `?ssl=…` are passed to mysql2). Times are stored as UTC `DATETIME(3)`.
+ * @returns the store; `close()` ends the pool
+ * @throws Error when the URL is not a mysql:// URL naming a database;
+ *   PlatformError E_STORE_UNAVAILABLE when the server cannot be reached;
+ *   the driver's error for refused credentials or an unknown database.
+ */
+export async function openMysqlStore(url: string): Promise<Store> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`MYSQL_URL is not a URL; expected mysql://user:password@host:3306/database`);
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new Error(`MYSQL_URL must start with mysql://, got ${parsed.protocol}//`);
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (database === '') throw new Error('MYSQL_URL must name a database, e.g. mysql://user:password@host:3306/faas');
+  if (parsed.protocol === 'mariadb:') parsed.protocol = 'mysql:';
+  const where = `${parsed.hostname}:${parsed.port || '3306'}/${database}`;
+  const pool = mysql.createPool({
+    uri: parsed.toString(),
+    timezone: 'Z',
+    charset: 'utf8mb4_bin',
+    connectionLimit: 10,
+    waitForConnections: true,
+    connectTimeout: 10_000,
+  });
+  const store = new MysqlStore(pool, where);
+  try {
+    await store.ping();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}

@@ -1,0 +1,289 @@
+/**
+ * The embedded store: one SQLite file through `node:sqlite` (no native build), used when no
+ * `MYSQL_URL` is set. WAL mode lets readers run during a write; `busy_timeout` makes a second
+ * process wait for the write lock instead of failing; foreign keys are enforced.
+ *
+ * `DatabaseSync` is synchronous, so every transaction here runs start to finish without yielding
+ * to the event loop (never `await` inside `#tx`). Within one process that alone serialises
+ * deploys; `BEGIN IMMEDIATE` takes the write lock up front so that processes sharing the file
+ * serialise too, and a read-then-write inside a transaction can never be overtaken.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { cpError } from '../errors.ts';
+import type { AppInfo, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import { MIGRATIONS } from './migrations/index.ts';
+import type { AliasMove, DeployInput, Store, StoreDeployResult, StoredApiKey } from './store.ts';
+
+/** How long a connection waits for another process's write lock before failing, in ms. */
+const BUSY_TIMEOUT_MS = 5000;
+
+type Row = Record<string, unknown>;
+
+const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits';
+
+function str(row: Row, column: string): string {
+  return String(row[column]);
+}
+
+function toApp(row: Row): AppInfo {
+  return { name: str(row, 'name'), createdAt: str(row, 'created_at') };
+}
+
+function toVersion(row: Row): VersionInfo {
+  return {
+    app: str(row, 'app'),
+    function: str(row, 'function'),
+    id: str(row, 'id'),
+    size: Number(row.size),
+    message: str(row, 'message'),
+    author: str(row, 'author'),
+    createdAt: str(row, 'created_at'),
+    limits: JSON.parse(str(row, 'limits')) as FunctionLimits,
+  };
+}
+
+function toApiKey(row: Row): StoredApiKey {
+  return {
+    id: str(row, 'id'),
+    name: str(row, 'name'),
+    role: str(row, 'role') as StoredApiKey['role'],
+    hash: str(row, 'hash'),
+    createdAt: str(row, 'created_at'),
+    revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : str(row, 'revoked_at'),
+  };
+}
+
+/** SQLite's primary result code (low byte of the extended code) of a node:sqlite error, or null. */
+function sqliteCode(error: unknown): number | null {
+  if (typeof error === 'object' && error !== null && typeof (error as { errcode?: unknown }).errcode === 'number') {
+    return (error as { errcode: number }).errcode & 0xff;
+  }
+  return null;
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_CONSTRAINT = 19;
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly #db: DatabaseSync;
+  readonly #file: string;
+  readonly #statements = new Map<string, StatementSync>();
+  #closed = false;
+
+  constructor(db: DatabaseSync, file: string) {
+    this.#db = db;
+    this.#file = file;
+  }
+
+  /** A cached prepared statement; throws E_STORE_UNAVAILABLE after `close()`. */
+  #sql(sql: string): StatementSync {
+    if (this.#closed) throw cpError('E_STORE_UNAVAILABLE', `the SQLite store ${this.#file} is closed`);
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#sql(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#sql(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): void {
+    this.#sql(sql).run(...params);
+  }
+
+  /** Run `fn` in one `BEGIN IMMEDIATE` transaction; any throw rolls everything back. `fn` must be synchronous. */
+  #tx<T>(fn: () => T): T {
+    if (this.#closed) throw cpError('E_STORE_UNAVAILABLE', `the SQLite store ${this.#file} is closed`);
+    this.#guard(() => this.#db.exec('BEGIN IMMEDIATE'));
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Turn "database is locked" (another process held the write lock past busy_timeout) into E_STORE_UNAVAILABLE. */
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
+        throw cpError('E_STORE_UNAVAILABLE', `the SQLite store ${this.#file} stayed locked by another process for ${BUSY_TIMEOUT_MS} ms; retry`);
+      }
+      throw error;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    if (this.#closed) throw cpError('E_STORE_UNAVAILABLE', `the SQLite store ${this.#file} is closed`);
+    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL)');
+    for (const migration of MIGRATIONS) {
+      this.#tx(() => {
+        // Checked inside the write lock, so two processes starting at once apply each migration once.
+        if (this.#get('SELECT id FROM schema_migrations WHERE id = ?', migration.id) !== undefined) return;
+        for (const statement of migration.sqlite) this.#db.exec(statement);
+        this.#run('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)', migration.id, new Date().toISOString());
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.#guard(() => this.#get('SELECT 1 AS ok'));
+  }
+
+  async listApps(): Promise<AppInfo[]> {
+    return this.#all('SELECT name, created_at FROM apps ORDER BY name').map(toApp);
+  }
+
+  async getApp(name: string): Promise<AppInfo | null> {
+    const row = this.#get('SELECT name, created_at FROM apps WHERE name = ?', name);
+    return row === undefined ? null : toApp(row);
+  }
+
+  async ensureApp(name: string): Promise<AppInfo> {
+    this.#guard(() => this.#run('INSERT INTO apps (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', name, new Date().toISOString()));
+    return toApp(this.#get('SELECT name, created_at FROM apps WHERE name = ?', name) as Row);
+  }
+
+  #functionInfo(row: Row, aliasRows: Row[]): FunctionInfo {
+    const aliases: Record<string, string> = {};
+    for (const alias of aliasRows) aliases[str(alias, 'name')] = str(alias, 'version_id');
+    return { app: str(row, 'app'), name: str(row, 'name'), createdAt: str(row, 'created_at'), limits: JSON.parse(str(row, 'limits')) as FunctionLimits, aliases };
+  }
+
+  async listFunctions(app: string): Promise<FunctionInfo[]> {
+    const rows = this.#all('SELECT app, name, created_at, limits FROM functions WHERE app = ? ORDER BY name', app);
+    const aliasRows = this.#all('SELECT function, name, version_id FROM aliases WHERE app = ? ORDER BY name', app);
+    return rows.map((row) => this.#functionInfo(row, aliasRows.filter((alias) => alias.function === row.name)));
+  }
+
+  async getFunction(app: string, name: string): Promise<FunctionInfo | null> {
+    const row = this.#get('SELECT app, name, created_at, limits FROM functions WHERE app = ? AND name = ?', app, name);
+    if (row === undefined) return null;
+    return this.#functionInfo(row, this.#all('SELECT name, version_id FROM aliases WHERE app = ? AND function = ? ORDER BY name', app, name));
+  }
+
+  async deploy(input: DeployInput): Promise<StoreDeployResult> {
+    const { app, function: fn, versionId, alias } = input;
+    return this.#tx(() => {
+      const now = new Date().toISOString();
+      const limits = JSON.stringify(input.limits);
+      this.#run('INSERT INTO apps (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', app, now);
+      this.#run('INSERT INTO functions (app, name, created_at, limits) VALUES (?, ?, ?, ?) ON CONFLICT (app, name) DO UPDATE SET limits = excluded.limits', app, fn, now, limits);
+      let created = false;
+      let row = this.#get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? AND id = ?`, app, fn, versionId);
+      if (row === undefined) {
+        const seq = Number((this.#get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE app = ? AND function = ?', app, fn) as Row).seq);
+        this.#run(
+          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          app, fn, versionId, seq, input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits,
+        );
+        created = true;
+        row = this.#get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? AND id = ?`, app, fn, versionId) as Row;
+      }
+      const previousVersionId = this.#moveAlias(app, fn, alias, versionId, input.author, now);
+      return { version: toVersion(row), previousVersionId, created };
+    });
+  }
+
+  /** Inside a transaction: point `alias` at `versionId`, append the move to the history, return the previous target. */
+  #moveAlias(app: string, fn: string, alias: string, versionId: string, actor: string, now: string): string | null {
+    const previous = this.#get('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', app, fn, alias);
+    this.#run(
+      'INSERT INTO aliases (app, function, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app, function, name) DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at',
+      app, fn, alias, versionId, now,
+    );
+    this.#run('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', app, fn, alias, versionId, actor, now);
+    return previous === undefined ? null : str(previous, 'version_id');
+  }
+
+  async listVersions(app: string, fn: string): Promise<VersionInfo[]> {
+    return this.#all(`SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? ORDER BY seq DESC`, app, fn).map(toVersion);
+  }
+
+  async getVersion(app: string, fn: string, versionId: string): Promise<VersionWithCode | null> {
+    const row = this.#get(`SELECT ${VERSION_COLUMNS}, code FROM versions WHERE app = ? AND function = ? AND id = ?`, app, fn, versionId);
+    return row === undefined ? null : { ...toVersion(row), code: str(row, 'code') };
+  }
+
+  async getAlias(app: string, fn: string, alias: string): Promise<string | null> {
+    const row = this.#get('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', app, fn, alias);
+    return row === undefined ? null : str(row, 'version_id');
+  }
+
+  async setAlias(app: string, fn: string, alias: string, versionId: string, actor: string): Promise<string | null> {
+    return this.#tx(() => {
+      if (this.#get('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', app, fn, versionId) === undefined) {
+        throw cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+      }
+      return this.#moveAlias(app, fn, alias, versionId, actor, new Date().toISOString());
+    });
+  }
+
+  async aliasHistory(app: string, fn: string, alias: string): Promise<AliasMove[]> {
+    return this.#all('SELECT version_id, moved_at, actor FROM alias_history WHERE app = ? AND function = ? AND alias = ? ORDER BY id', app, fn, alias).map((row) => ({
+      versionId: str(row, 'version_id'),
+      movedAt: str(row, 'moved_at'),
+      actor: str(row, 'actor'),
+    }));
+  }
+
+  async createApiKey(key: StoredApiKey): Promise<void> {
+    try {
+      this.#guard(() => this.#run('INSERT INTO api_keys (id, name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)', key.id, key.name, key.role, key.hash, key.createdAt, key.revokedAt));
+    } catch (error) {
+      if (sqliteCode(error) === SQLITE_CONSTRAINT) throw cpError('E_CONFLICT', `an API key with id ${key.id} or the same secret already exists`);
+      throw error;
+    }
+  }
+
+  async findApiKeyByHash(hash: string): Promise<StoredApiKey | null> {
+    const row = this.#get('SELECT id, name, role, hash, created_at, revoked_at FROM api_keys WHERE hash = ?', hash);
+    return row === undefined ? null : toApiKey(row);
+  }
+
+  async countApiKeys(): Promise<number> {
+    return Number((this.#get('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL') as Row).n);
+  }
+}
+
+/**
+ * Open (creating if needed) the SQLite store at `file`, in WAL mode with a 5 s busy timeout and
+ * foreign keys on. Does not migrate: call `store.migrate()` (or use `openStore` from `open.ts`).
+ * @param file path of the database file; its directory must exist
+ * @returns the store; `close()` it when done
+ * @throws the node:sqlite error when the file cannot be opened or is not a database
+ */
+export async function openSqliteStore(file: string): Promise<Store> {
+  const db = new DatabaseSync(file, { enableForeignKeyConstraints: true, timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA synchronous = NORMAL');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteStore(db, file);
+}

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { createEmbeddedBackend } from '../../builtins/redis/backend.ts';
+import { createRedisHost } from '../../builtins/redis/host.ts';
+import { createBuiltinHost } from '../../builtins/registry.ts';
+import type { FunctionLimits } from '../../control-plane/core/types.ts';
+import type { FunctionRequest, InvocationMeta, InvocationResult, Sandbox } from './interface.ts';
+import { createIsolateSandbox } from './isolate-sandbox.ts';
+
+const backend = createEmbeddedBackend();
+const redis = createRedisHost(backend);
+const host = createBuiltinHost({ redis: (app, command, args) => redis.execute(app, command, args) });
+after(() => backend.close());
+
+const LIMITS: FunctionLimits = { memoryLimitMiB: 64, cpuTimeMs: 200, wallTimeMs: 1000, maxBodyBytes: 1 << 20, maxResponseBytes: 1 << 20 };
+const sandboxes: Sandbox[] = [];
+after(() => { for (const s of sandboxes) s.dispose(); });
+
+async function load(code: string, limits: Partial<FunctionLimits> = {}, app = 'test-app'): Promise<Sandbox> {
+  const s = await createIsolateSandbox({ key: `${app}/fn@v1`, app, function: 'fn', versionId: 'v1', code, limits: { ...LIMITS, ...limits } }, host);
+  sandboxes.push(s);
+  return s;
+}
+let seq = 0;
+function run(s: Sandbox, req: Partial<FunctionRequest> = {}): Promise<InvocationResult> {
+  const meta: InvocationMeta = { app: s.spec.app, function: 'fn', version: 'v1', alias: 'prod', requestId: `r${++seq}`, deadline: Date.now() + 1000 };
+  return s.invoke({ method: 'GET', path: '/', query: {}, headers: {}, body: null, ...req }, meta);
+}
+function errorOf(r: InvocationResult): { status: number; code: string; message: string } {
+  assert.equal(r.ok, false, `expected a failure, got ${JSON.stringify(r)}`);
+  if (r.ok) throw new Error('unreachable');
+  return { status: r.status, code: r.error.code, message: r.error.message };
+}
+
+describe('the function contract', () => {
+  test('a plain return value is sent as 200 JSON and req is what the gateway built', async () => {
+    const s = await load(`export default async function (req, ctx) { return { method: req.method, path: req.path, q: req.query.a, body: req.body, app: ctx.app, rid: ctx.requestId.startsWith('r') } }`);
+    const r = await run(s, { method: 'POST', path: '/x/y', query: { a: '1' }, body: { n: 2 } });
+    assert.equal(r.ok, true);
+    if (!r.ok) return;
+    assert.equal(r.status, 200);
+    assert.equal(r.encoding, 'json');
+    assert.deepEqual(JSON.parse(r.body ?? ''), { method: 'POST', path: '/x/y', q: '1', body: { n: 2 }, app: 'test-app', rid: true });
+  });
+
+  test('response() sets status and headers, and undefined is 204', async () => {
+    const s = await load(`import { response } from 'faas';
+      export default async function (req) {
+        if (req.path === '/none') return undefined;
+        if (req.path === '/text') return response('hi', { status: 201, headers: { 'Content-Type': 'text/plain', 'X-Game': 'g1' } });
+        return response(new Uint8Array([104, 105]), { headers: { 'content-type': 'application/octet-stream' } });
+      }`);
+    const text = await run(s, { path: '/text' });
+    assert.ok(text.ok);
+    if (!text.ok) return;
+    assert.equal(text.status, 201);
+    assert.equal(text.body, 'hi');
+    assert.deepEqual(text.headers, { 'content-type': 'text/plain', 'x-game': 'g1' });
+    const none = await run(s, { path: '/none' });
+    assert.ok(none.ok && none.status === 204 && none.body === null);
+    const bin = await run(s, { path: '/bin' });
+    assert.ok(bin.ok && bin.encoding === 'base64' && Buffer.from(bin.body ?? '', 'base64').toString() === 'hi');
+  });
+
+  test('HttpError answers with its status and code', async () => {
+    const s = await load(`import { HttpError } from 'faas'; export default async function () { throw new HttpError(404, 'room not found', { code: 'ROOM_NOT_FOUND' }) }`);
+    assert.deepEqual(errorOf(await run(s)), { status: 404, code: 'ROOM_NOT_FOUND', message: 'room not found' });
+  });
+
+  test('a thrown error is E_FUNCTION_ERROR with the message and no host stack', async () => {
+    const s = await load(`export default async function () { throw new TypeError('bad input') }`);
+    const r = await run(s);
+    const e = errorOf(r);
+    assert.equal(e.code, 'E_FUNCTION_ERROR');
+    assert.equal(e.status, 500);
+    assert.equal(e.message, 'TypeError: bad input');
+    assert.doesNotMatch(JSON.stringify(r), /node:internal|isolated-vm|\/work\/|runtime\/sandbox/);
+    assert.match(r.logs.map((l) => l.message).join('\n'), /functions\/test-app\/fn\/index\.js:1:/, 'the user frame is logged');
+  });
+
+  test('invalid statuses, headers and unserialisable values are E_BAD_RESPONSE', async () => {
+    const s = await load(`import { response } from 'faas';
+      export default async function (req) {
+        if (req.path === '/status') return response('x', { status: 99 });
+        if (req.path === '/header') return response('x', { headers: { 'x-a': 'a\\r\\nset-cookie: evil=1' } });
+        const o = {}; o.self = o; return o;
+      }`);
+    for (const path of ['/status', '/header', '/cyclic']) {
+      const e = errorOf(await run(s, { path }));
+      assert.equal(e.code, 'E_BAD_RESPONSE', path);
+      assert.equal(e.status, 502);
+    }
+  });
+
+  test('a response over maxResponseBytes is E_RESPONSE_TOO_LARGE', async () => {
+    const s = await load(`export default async function () { return 'x'.repeat(5000) }`, { maxResponseBytes: 4096 });
+    const e = errorOf(await run(s));
+    assert.equal(e.code, 'E_RESPONSE_TOO_LARGE');
+    assert.match(e.message, /4096 bytes/);
+  });
+
+  test('ctx.log lines are captured per invocation and bounded', async () => {
+    const s = await load(`export default async function (req, ctx) { ctx.log.info('hello', { n: 1 }); ctx.log.error('bad'); if (req.path === '/many') for (let i = 0; i < 500; i++) ctx.log.debug(i); }`);
+    const r = await run(s);
+    assert.deepEqual(r.logs.map((l) => [l.level, l.message]), [['info', 'hello {"n":1}'], ['error', 'bad']]);
+    const many = await run(s, { path: '/many' });
+    assert.equal(many.logs.length, 101, '100 lines plus one notice');
+    assert.match(many.logs.at(-1)?.message ?? '', /log limit of 100 lines/);
+  });
+});
+
+describe('limits', () => {
+  test('an infinite loop gets E_TIMEOUT within the CPU limit and the isolate is never reused', async () => {
+    const s = await load(`export default async function () { for (;;) {} }`);
+    const t0 = performance.now();
+    const e = errorOf(await run(s));
+    const ms = performance.now() - t0;
+    assert.equal(e.code, 'E_TIMEOUT');
+    assert.equal(e.status, 504);
+    assert.ok(ms < 600, `stopped after ${ms} ms`);
+    assert.equal(s.poisoned, true);
+  });
+
+  test('a loop that starts after an awaited builtin call is stopped by the watchdog', async () => {
+    const s = await load(`export default async function (req, ctx) { await ctx.redis.get('k'); for (;;) {} }`);
+    const t0 = performance.now();
+    const e = errorOf(await run(s));
+    assert.equal(e.code, 'E_TIMEOUT');
+    assert.match(e.message, /CPU time limit of 200 ms/);
+    assert.ok(performance.now() - t0 < 800);
+    assert.equal(s.poisoned, true);
+  });
+
+  test('waiting past the wall-clock limit is E_TIMEOUT even without CPU use', async () => {
+    const s = await load(`export default async function (req, ctx) { for (;;) await ctx.redis.get('k'); }`, { wallTimeMs: 300, cpuTimeMs: 5000 });
+    const t0 = performance.now();
+    const e = errorOf(await run(s));
+    assert.equal(e.code, 'E_TIMEOUT');
+    assert.match(e.message, /wall-clock limit of 300 ms/);
+    assert.ok(performance.now() - t0 < 900);
+  });
+
+  test('a memory bomb gets E_MEMORY and the isolate is disposed', async () => {
+    const s = await load(`export default async function () { const a = []; for (;;) a.push(new Array(1e6).fill(a.length)); }`, { cpuTimeMs: 5000, wallTimeMs: 5000 });
+    const e = errorOf(await run(s));
+    assert.equal(e.code, 'E_MEMORY');
+    assert.equal(e.status, 500);
+    assert.equal(s.poisoned, true);
+  });
+
+  test('a builtin call from a leftover promise after the invocation ended fails with E_CTX_REVOKED and does nothing', async () => {
+    const s = await load(`let leftover;
+      export default async function (req, ctx) {
+        if (req.path === '/start') { leftover = (async () => { await ctx.redis.get('x'); await ctx.redis.get('x'); await ctx.redis.set('late', '1'); })().catch((e) => e.code); return 'started'; }
+        return { late: await ctx.redis.get('late'), leftover: await leftover };
+      }`, {}, 'revoke-app');
+    await run(s, { path: '/start' });
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await run(s, { path: '/check' });
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.deepEqual(JSON.parse(r.body ?? ''), { late: null, leftover: 'E_CTX_REVOKED' });
+  });
+});
+
+describe('isolation', () => {
+  test('code generation from strings is refused inside the isolate, however it is reached', async () => {
+    const s = await load(`export default async function (req) {
+      const attempts = {
+        evalByName: () => globalThis['ev' + 'al']('1 + 1'),
+        arrowCtor: () => (() => {}).constructor('return 1')(),
+        asyncCtor: () => (async () => {}).constructor('return 1')(),
+        genCtor: () => (function* () {}).constructor('yield 1')().next(),
+        reqCtor: () => req.constructor.constructor('return this')(),
+        functionGlobal: () => globalThis['Func' + 'tion']('return 1')(),
+      };
+      const out = {};
+      for (const [name, f] of Object.entries(attempts)) { try { out[name] = 'ran: ' + String(f()); } catch (e) { out[name] = e.name; } }
+      return out;
+    }`);
+    const r = await run(s);
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    const out = JSON.parse(r.body ?? '') as Record<string, string>;
+    for (const [name, result] of Object.entries(out)) assert.equal(result, 'EvalError', `${name}: ${result}`);
+  });
+
+  test('nothing of the host is reachable: no process, require, WebAssembly or host prototypes', async () => {
+    const s = await load(`export default async function (req, ctx) {
+      return {
+        process: typeof process, require: typeof require, wasm: typeof WebAssembly, sab: typeof SharedArrayBuffer,
+        reqProtoIsLocal: Object.getPrototypeOf(req) === Object.prototype,
+        redisProto: Object.getPrototypeOf(ctx.redis), ctxFrozen: Object.isFrozen(ctx),
+        keys: Object.getOwnPropertyNames(globalThis).filter((k) => /host|ivm|isolated|__/.test(k)),
+      };
+    }`);
+    const r = await run(s);
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.deepEqual(JSON.parse(r.body ?? ''), { process: 'undefined', require: 'undefined', wasm: 'undefined', sab: 'undefined', reqProtoIsLocal: true, redisProto: null, ctxFrozen: true, keys: ['__faasModule'] });
+  });
+
+  test('two apps writing the same ctx.redis key see their own values', async () => {
+    const code = `export default async function (req, ctx) { if (req.body) await ctx.redis.set('score', req.body.v); return ctx.redis.get('score'); }`;
+    const a = await load(code, {}, 'app-a');
+    const b = await load(code, {}, 'app-b');
+    await run(a, { body: { v: 'a-value' } });
+    await run(b, { body: { v: 'b-value' } });
+    const ra = await run(a);
+    const rb = await run(b);
+    assert.ok(ra.ok && rb.ok);
+    if (!ra.ok || !rb.ok) return;
+    assert.equal(JSON.parse(ra.body ?? ''), 'a-value');
+    assert.equal(JSON.parse(rb.body ?? ''), 'b-value');
+  });
+
+  test('a module that fails at load time is E_FUNCTION_ERROR at cold start', async () => {
+    await assert.rejects(load(`throw new Error('top-level boom'); export default async function () {}`), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_FUNCTION_ERROR');
+      assert.match(err.message, /top-level boom/);
+      return true;
+    });
+    await assert.rejects(load(`export default 42`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /not a function/.test(err.message));
+    await assert.rejects(load(`import fs from 'node:fs'; export default async function () {}`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /only the platform module 'faas'/.test(err.message));
+  });
+});
