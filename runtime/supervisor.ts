@@ -32,7 +32,7 @@ export interface SupervisorOptions {
   quarantineWindowMs: number;
   /** Grace beyond a version's wall limit before a silent worker is killed, in ms. @default 2_000 */
   graceMs: number;
-  /** In-flight count at which a call spills to the second-ranked worker. @default 32 */
+  /** In-flight count at which a call spills to the second-ranked worker (above the pool's per-isolate concurrency, so a burst on one version is not split). @default 128 */
   spilloverInFlight: number;
 }
 
@@ -53,9 +53,15 @@ interface WorkerSlot {
   inFlight: Map<number, Pending>;
   restarts: number;
   crashTimes: number[];
+  /** Set while the supervisor kills a hung worker. */
+  killing: boolean;
+  /** Date.now() of the last heartbeat; a worker whose event loop is blocked stops getting new calls. */
+  lastBeat: number;
 }
 
 const WORKER_ENTRY = new URL('./worker/worker-main.ts', import.meta.url);
+/** Workers send a heartbeat every 250 ms; one silent for this long gets no new invocations. */
+const HEARTBEAT_STALE_MS = 1_000;
 
 /** Rank of worker `i` for `key` (rendezvous hashing, FNV-1a 32-bit). */
 function score(key: string, i: number): number {
@@ -74,6 +80,8 @@ export class WorkerSupervisor {
   private readonly crashesByVersion = new Map<string, number[]>();
   private readonly quarantined = new Set<string>();
   private readonly readyWaiters: Array<() => void> = [];
+  /** `${workerIndex}:${versionKey}` for versions that completed an invocation on that worker. */
+  private readonly warm = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
   private closing = false;
@@ -88,7 +96,7 @@ export class WorkerSupervisor {
       quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
       quarantineWindowMs: options.quarantineWindowMs ?? 600_000,
       graceMs: options.graceMs ?? 2_000,
-      spilloverInFlight: options.spilloverInFlight ?? 32,
+      spilloverInFlight: options.spilloverInFlight ?? 128,
     });
     if (!Number.isInteger(this.options.workers) || this.options.workers < 1) {
       throw new TypeError(`workers must be a positive integer, got ${this.options.workers}`);
@@ -100,7 +108,7 @@ export class WorkerSupervisor {
   /** Fork every worker and wait until each reports ready. @throws Error when a worker fails to start within 15 s. */
   async start(): Promise<void> {
     for (let i = 0; i < this.options.workers; i++) {
-      this.slots.push({ index: i, child: null, pid: 0, ready: false, inFlight: new Map(), restarts: 0, crashTimes: [] });
+      this.slots.push({ index: i, child: null, pid: 0, ready: false, inFlight: new Map(), restarts: 0, crashTimes: [], killing: false, lastBeat: 0 });
     }
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
   }
@@ -158,16 +166,22 @@ export class WorkerSupervisor {
     let second: WorkerSlot | null = null;
     let s1 = -1;
     let s2 = -1;
+    const now = Date.now();
+    let fallback: WorkerSlot | null = null;
     for (const slot of this.slots) {
       if (!slot.ready) continue;
+      if (now - slot.lastBeat > HEARTBEAT_STALE_MS) { fallback ??= slot; continue; }
       const s = score(key, slot.index);
       if (s > s1) { second = first; s2 = s1; first = slot; s1 = s; }
       else if (s > s2) { second = slot; s2 = s; }
     }
-    if (first !== null && second !== null && first.inFlight.size >= this.options.spilloverInFlight && second.inFlight.size < first.inFlight.size) {
+    // Spill only once the version is warm on its first worker, so a burst on a cold version
+    // waits for one cold start instead of paying one per worker.
+    if (first !== null && second !== null && first.inFlight.size >= this.options.spilloverInFlight
+      && second.inFlight.size < first.inFlight.size && this.warm.has(`${first.index}:${key}`)) {
       return second;
     }
-    return first;
+    return first ?? fallback;
   }
 
   private spawn(slot: WorkerSlot): Promise<void> {
@@ -182,9 +196,14 @@ export class WorkerSupervisor {
       slot.pid = child.pid ?? 0;
       const startTimer = setTimeout(() => reject(new Error(`worker ${slot.index} did not start within 15 s`)), 15_000);
       child.on('message', (msg: FromWorker) => {
+        if (msg.type === 'heartbeat') {
+          slot.lastBeat = Date.now();
+          return;
+        }
         if (msg.type === 'ready') {
           clearTimeout(startTimer);
           slot.ready = true;
+          slot.lastBeat = Date.now();
           for (const wake of this.readyWaiters.splice(0)) wake();
           resolve();
           return;
@@ -205,6 +224,10 @@ export class WorkerSupervisor {
         const pending = slot.inFlight.get(msg.id);
         if (pending === undefined) return; // already failed by the deadline sweeper
         slot.inFlight.delete(msg.id);
+        if (msg.coldStart) {
+          if (this.warm.size >= 100_000) this.warm.clear();
+          this.warm.add(`${slot.index}:${pending.target.key}`);
+        }
         pending.resolve({ ...msg.result, coldStart: msg.coldStart, workerPid: slot.pid });
         return;
       }
@@ -233,6 +256,7 @@ export class WorkerSupervisor {
     if (slot.child !== child) return;
     slot.ready = false;
     slot.child = null;
+    for (const k of this.warm) if (k.startsWith(`${slot.index}:`)) this.warm.delete(k);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
     const failed = [...slot.inFlight.values()];
     slot.inFlight.clear();
@@ -245,8 +269,12 @@ export class WorkerSupervisor {
       if (times.length >= this.options.quarantineAfterCrashes) this.quarantined.add(key);
     }
     for (const p of failed) {
-      p.resolve(this.failure(runtimeError('E_WORKER_CRASHED', `the worker process running this invocation died (${how}); only its in-flight invocations failed — the worker is being restarted`), slot.pid));
+      const error = now > p.deadline
+        ? runtimeError('E_TIMEOUT', `the invocation did not finish within its wall-clock limit of ${p.target.limits.wallTimeMs} ms and its worker stopped responding; the worker was restarted`)
+        : runtimeError('E_WORKER_CRASHED', `the worker process running this invocation died (${how}); only its in-flight invocations failed — the worker is being restarted`);
+      p.resolve(this.failure(error, slot.pid));
     }
+    slot.killing = false;
     if (this.closing) return;
     process.stderr.write(`worker ${slot.index} (pid ${slot.pid}) died (${how}) with ${failed.length} invocation(s) in flight; restarting\n`);
     slot.crashTimes = slot.crashTimes.filter((t) => now - t < 10_000);
@@ -258,14 +286,22 @@ export class WorkerSupervisor {
     }, delay).unref();
   }
 
+  /**
+   * A worker that lets an invocation run past its wall limit plus grace is hung (its own watchdog
+   * could not run: e.g. V8 stuck in a last-resort GC on the worker's main thread). Kill it; the
+   * exit handler fails what it had in flight and counts the crash against those versions.
+   */
   private sweepDeadlines(): void {
     const now = Date.now();
     for (const slot of this.slots) {
-      for (const [id, p] of slot.inFlight) {
+      if (slot.child === null || slot.killing) continue;
+      for (const p of slot.inFlight.values()) {
         if (now <= p.deadline) continue;
-        slot.inFlight.delete(id);
-        p.resolve(this.failure(runtimeError('E_TIMEOUT', `the worker did not answer within the wall-clock limit of ${p.target.limits.wallTimeMs} ms; it is being restarted`), slot.pid));
-        slot.child?.kill('SIGKILL');
+        slot.killing = true;
+        slot.ready = false;
+        process.stderr.write(`worker ${slot.index} (pid ${slot.pid}) is hung past the wall limit of ${p.target.key}; killing it\n`);
+        slot.child.kill('SIGKILL');
+        break;
       }
     }
   }

@@ -28,4 +28,4 @@ export type FromWorker =
   | { type: 'result'; id: number; result: InvocationResult; coldStart: boolean }
   | { type: 'get-code'; reqId: number; app: string; function: string; versionId: string }
   | { type: 'builtin'; reqId: number; app: string; builtin: string; op: string; args: unknown[] }
-  | { type: 'stats'; isolates: number; busy: number; coldStarts: number };
+  | { type: 'heartbeat' };

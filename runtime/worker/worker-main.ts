@@ -128,3 +128,5 @@ process.on('message', (msg: ToWorker) => {
 });
 process.on('disconnect', () => { pool.destroy(); process.exit(0); });
 send({ type: 'ready', pid: process.pid });
+// Lets the supervisor see a blocked event loop (a stuck isolate on this thread) and route around it.
+setInterval(() => send({ type: 'heartbeat' }), 250).unref();
