@@ -3,7 +3,6 @@
  * process tree on the embedded defaults unless REDIS_URL / MYSQL_URL say otherwise.
  */
 import type { Command } from 'commander';
-import { configFromEnv, startPlatform } from '../control-plane/server.ts';
 
 /** Register `faas all` on `program`. */
 export function registerRoleCommands(program: Command): void {
@@ -11,6 +10,8 @@ export function registerRoleCommands(program: Command): void {
     .command('all', { isDefault: false })
     .description('run every role (control plane, gateway, isolate workers) on this machine; configured by PORT, HOST, FAAS_DATA_DIR, REDIS_URL, MYSQL_URL, FAAS_WORKERS')
     .action(async () => {
+      // Loaded here so developer commands (deploy, invoke, …) do not pay for the platform's modules.
+      const { configFromEnv, startPlatform } = await import('../control-plane/server.ts');
       const platform = await startPlatform(configFromEnv());
       process.stdout.write(`faas: platform listening on ${platform.url} (functions at ${platform.url}/fn/<app>/<function>, API at ${platform.url}/api)\n`);
       let stopping = false;

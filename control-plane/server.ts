@@ -10,7 +10,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { createRedisHost } from '../builtins/redis/host.ts';
 import { createEmbeddedBackend, type RedisBackend } from '../builtins/redis/backend.ts';
 import { runtimeError } from '../runtime/errors.ts';
@@ -93,7 +93,8 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
   let supervisor: WorkerSupervisor | null = null;
   const app = Fastify({
     logger: { level: config.logLevel },
-    disableRequestLogging: true,
+    // Per-request access logs would cost more than an invocation; metrics and ctx.log cover it.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   });
   try {
@@ -124,6 +125,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
       resolver,
       supervisor,
       appendLogs: (lines) => { void controlPlane.appendLogs(lines); },
+      appExists: async (name) => (await store.getApp(name)) !== null,
     });
     const sup = supervisor;
     app.get('/healthz', async () => ({ status: 'ok' }));
@@ -140,7 +142,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     if (adminKey.created) {
-      if (config.logLevel !== "silent") process.stdout.write(`\nAdmin API key (shown once; also written to ${adminKey.file}):\n  ${adminKey.key}\n\n`);
+      process.stdout.write(`\nAdmin API key (shown once; also written to ${adminKey.file}):\n  ${adminKey.key}\n\n`);
     }
     let closing: Promise<void> | null = null;
     return {

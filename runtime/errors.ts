@@ -67,7 +67,6 @@ export function isPlatformError(value: unknown): value is PlatformError {
 export const RUNTIME_ERRORS = {
   E_APP_NOT_FOUND: { status: 404, user: true, summary: 'The app in the URL does not exist.' },
   E_FUNCTION_NOT_FOUND: { status: 404, user: true, summary: 'The function in the URL does not exist in that app, or has no version on the requested alias.' },
-  E_METHOD_NOT_ALLOWED: { status: 405, user: true, summary: 'The HTTP method is not supported by the gateway for functions.' },
   E_BODY_TOO_LARGE: { status: 413, user: true, summary: 'The request body is larger than the function\'s `maxBodyBytes` limit.' },
   E_BAD_REQUEST: { status: 400, user: true, summary: 'The request could not be read (e.g. a body declared as JSON that does not parse).' },
   E_TIMEOUT: { status: 504, user: true, summary: 'The invocation exceeded its CPU-time or wall-clock limit; the isolate was disposed.' },
@@ -75,6 +74,7 @@ export const RUNTIME_ERRORS = {
   E_FUNCTION_ERROR: { status: 500, user: true, summary: 'The function threw (or rejected with) an error; the message is the function\'s own.' },
   E_RESPONSE_TOO_LARGE: { status: 502, user: true, summary: 'The function returned a response larger than its `maxResponseBytes` limit.' },
   E_BAD_RESPONSE: { status: 502, user: true, summary: 'The function returned something that cannot be sent as an HTTP response (e.g. a cyclic object or an invalid status).' },
+  E_BAD_ARGUMENTS: { status: 500, user: true, summary: 'A builtin was called with arguments that cannot cross into the host (not JSON-serialisable).' },
   E_CTX_REVOKED: { status: 500, user: true, summary: 'A builtin was called after its invocation ended (from a leftover promise or timer); the call did nothing.' },
   E_WORKER_CRASHED: { status: 503, user: false, summary: 'The worker process running the invocation died (e.g. V8 aborted on an allocation); only its in-flight invocations fail.' },
   E_QUARANTINED: { status: 503, user: true, summary: 'This version crashed worker processes repeatedly and is quarantined; deploy a fixed version.' },

@@ -20,6 +20,8 @@ export interface GatewayDeps {
   supervisor: Pick<WorkerSupervisor, 'invoke'>;
   /** Receives the captured log lines of every invocation (fire and forget). */
   appendLogs: (lines: LogLine[]) => void;
+  /** Whether an app exists; used only on the 404 path to tell E_APP_NOT_FOUND from E_FUNCTION_NOT_FOUND. */
+  appExists?: (app: string) => Promise<boolean>;
   /** Called after every invocation (metrics hook). */
   onInvocation?: (target: ResolvedTarget, result: SupervisedResult, durationMs: number) => void;
 }
@@ -31,6 +33,7 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 declare module 'fastify' {
   interface FastifyRequest {
     faasTarget?: ResolvedTarget;
+    faasRequestId?: string;
   }
 }
 
@@ -78,7 +81,10 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     return sendError(reply, runtimeError('E_INTERNAL', 'internal error'), request);
   });
 
-  fastify.addHook('onRequest', async (request: FastifyRequest<{ Params: { app: string; function: string } }>) => {
+  fastify.addHook('onRequest', async (request: FastifyRequest<{ Params: { app: string; function: string } }>, reply: FastifyReply) => {
+    const requestId = requestIdOf(request);
+    request.faasRequestId = requestId;
+    reply.header('x-faas-request-id', requestId);
     const { app, function: fn } = request.params;
     if (!NAME.test(app)) throw runtimeError('E_APP_NOT_FOUND', `no app named ${JSON.stringify(app)}: app names are lower-case letters, digits and dashes`);
     if (!NAME.test(fn)) throw runtimeError('E_FUNCTION_NOT_FOUND', `no function named ${JSON.stringify(fn)} in app ${app}`);
@@ -88,6 +94,9 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       ? await deps.resolver.resolveVersion(app, fn, pinned)
       : await deps.resolver.resolveAlias(app, fn, alias);
     if (target === null) {
+      if (deps.appExists !== undefined && !(await deps.appExists(app))) {
+        throw runtimeError('E_APP_NOT_FOUND', `no app named ${app}: create it by deploying a function (faas deploy <file> --app ${app})`);
+      }
       throw runtimeError('E_FUNCTION_NOT_FOUND', pinned !== undefined
         ? `no version ${pinned} of ${app}/${fn}`
         : `no function ${app}/${fn} with alias ${alias}: deploy it first (faas deploy <file> --app ${app} --name ${fn})`);
@@ -97,7 +106,7 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
 
   const handler = async (request: FastifyRequest<{ Params: { app: string; function: string; '*'?: string } }>, reply: FastifyReply) => {
     const target = request.faasTarget as ResolvedTarget;
-    const requestId = requestIdOf(request);
+    const requestId = request.faasRequestId as string;
     const started = performance.now();
     const fnRequest: FunctionRequest = {
       method: request.method,
@@ -115,11 +124,12 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId })));
     }
     deps.onInvocation?.(target, result, performance.now() - started);
-    reply.header('x-faas-request-id', requestId).header('x-faas-version', target.versionId);
+    if (result.ok) reply.headers(result.headers); // reserved names were already dropped by the sandbox
+    reply.header('x-faas-version', target.versionId);
     if (result.coldStart) reply.header('x-faas-cold-start', '1');
     reply.header('server-timing', `cpu;dur=${result.cpuTimeMs.toFixed(2)}`);
     if (!result.ok) return reply.code(result.status).send({ error: result.error });
-    reply.code(result.status).headers(result.headers);
+    reply.code(result.status);
     switch (result.encoding) {
       case 'none':
         return reply.send();

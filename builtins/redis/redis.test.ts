@@ -559,6 +559,18 @@ describe('backends', () => {
     await rejectsWith(backend.exec('GET', ['k']), 'E_REDIS_UNAVAILABLE', /closed/);
   });
 
+  it('the embedded store refuses a hash field named __proto__ instead of losing it', async () => {
+    const backend = createEmbeddedBackend();
+    try {
+      const host = createRedisHost(backend);
+      await rejectsWith(host.execute('g', 'hset', ['h', '__proto__', 'x']), 'E_REDIS_ERROR', /cannot hold a hash field named "__proto__"/);
+      assert.equal(await host.execute('g', 'hset', ['h', 'f', '__proto__']), 1);
+      assert.deepEqual(await host.execute('g', 'hgetall', ['h']), { f: '__proto__' });
+    } finally {
+      await backend.close();
+    }
+  });
+
   it('a backend rejects arguments that are not an array of strings (they may arrive over IPC)', async () => {
     const backend = createEmbeddedBackend();
     try {
@@ -658,12 +670,17 @@ describe('host', () => {
     await rejectsWith(createRedisHost(failing(new Error('Connection is closed.'))).execute('g', 'get', ['k']), 'E_REDIS_UNAVAILABLE', /the connection to Redis was lost/);
   });
 
-  it('options are defaulted, frozen and validated', () => {
-    const host = createRedisHost(createEmbeddedBackend(), { maxValueBytes: 10 });
-    assert.deepEqual({ ...host.options }, { maxValueBytes: 10, maxArgsBytes: 1048576, maxArgCount: 4096, commandTimeoutMs: 2000 });
-    assert.ok(Object.isFrozen(host.options));
-    assert.throws(() => createRedisHost(createEmbeddedBackend(), { commandTimeoutMs: 0 }), /commandTimeoutMs must be a positive integer/);
-    assert.throws(() => createRedisHost(createEmbeddedBackend(), { maxArgsBytes: 1.5 }), /maxArgsBytes/);
+  it('options are defaulted, frozen and validated', async () => {
+    const backend = createEmbeddedBackend();
+    try {
+      const host = createRedisHost(backend, { maxValueBytes: 10 });
+      assert.deepEqual({ ...host.options }, { maxValueBytes: 10, maxArgsBytes: 1048576, maxArgCount: 4096, commandTimeoutMs: 2000 });
+      assert.ok(Object.isFrozen(host.options));
+      assert.throws(() => createRedisHost(backend, { commandTimeoutMs: 0 }), /commandTimeoutMs must be a positive integer/);
+      assert.throws(() => createRedisHost(backend, { maxArgsBytes: 1.5 }), /maxArgsBytes/);
+    } finally {
+      await backend.close();
+    }
   });
 
   it('a command with more than maxArgCount arguments is refused', async () => {

@@ -136,13 +136,6 @@ export class IsolatePool {
     return { ...this.counters, isolates: this.total, busy, versions: this.entries.size, evictions: { ...this.counters.evictions } };
   }
 
-  /** Dispose every sandbox of versions whose key starts with `prefix` (e.g. after a quarantine). */
-  evictVersion(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return;
-    for (const slot of [...entry.slots]) this.retire(entry, slot, 'shutdown');
-  }
-
   /** Stop handing out sandboxes, wait up to `timeoutMs` for leases to end, then dispose all. */
   async close(timeoutMs = 5_000): Promise<void> {
     this.closed = true;

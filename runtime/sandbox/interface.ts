@@ -34,7 +34,8 @@ export interface InvocationMeta {
   version: string;
   alias: string;
   requestId: string;
-  /** Epoch ms after which the invocation is stopped. */
+  /** Epoch ms by which the invocation should end (gateway arrival + wall limit). The watchdog times
+   * the wall limit from dispatch into the isolate, so after a cold start the real stop comes later. */
   deadline: number;
 }
 
@@ -104,6 +105,6 @@ export interface Sandbox {
   invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult>;
   /** Heap in use, in bytes (V8 heap statistics of the isolate). */
   heapUsedBytes(): number;
-  /** Dispose the isolate; in-flight invocations fail with `error`'s code. Idempotent. */
-  dispose(reason?: string): void;
+  /** Dispose the isolate; in-flight invocations fail with `bystanders` (default E_INTERNAL). Idempotent. */
+  dispose(reason?: string, bystanders?: import('../errors.ts').PlatformError): void;
 }

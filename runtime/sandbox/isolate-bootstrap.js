@@ -96,10 +96,17 @@
   // --- 3. Host calls -----------------------------------------------------------------------
   const live = new Map(); // invocationId -> { revoked, logLines }
 
+  // Errors raised by builtins carry this brand, so an uncaught one keeps its code and status.
+  const BUILTIN = Symbol('faas.builtin-error');
   function builtinError(code, message) {
-    const err = new ErrorCtor(message);
+    const err = /** @type {Error & { code?: string }} */ (new ErrorCtor(message));
     err.code = code;
+    ObjectDefine(err, BUILTIN, { value: true });
     return err;
+  }
+  const platformFrame = /faas:bootstrap|faas:module/;
+  function withoutPlatformFrames(stack) {
+    return stack.split('\n').filter((line) => !platformFrame.test(line)).join('\n');
   }
 
   function callHost(invocationId, builtin, op, args) {
@@ -116,16 +123,20 @@
     const pending = ReflectApply(hostCallApply, hostCall, [undefined, [invocationId, builtin, op, argsJson], {
       arguments: { copy: true }, result: { promise: true, copy: true },
     }]);
-    return pending.then((replyJson) => {
+    const result = pending.then((replyJson) => {
       const reply = JSONparse(replyJson);
       if (reply.ok) return reply.value;
       throw builtinError(reply.error.code, reply.error.message);
     });
+    // A builtin call the function never awaited must not surface later as an unhandled rejection
+    // (isolated-vm throws those out of whatever call runs next). Awaiting it still sees the error.
+    result.catch(() => {});
+    return result;
   }
 
   function formatLogArg(value) {
     if (typeof value === 'string') return value;
-    if (value instanceof ErrorCtor) return StringCtor(value.stack || value.message);
+    if (value instanceof ErrorCtor) return withoutPlatformFrames(StringCtor(value.stack || value.message));
     try {
       const s = JSONstringify(value);
       return s === undefined ? StringCtor(value) : s;
@@ -188,6 +199,9 @@
 
   function encodeError(err) {
     try {
+      if (err !== null && typeof err === 'object' && err[BUILTIN] === true) {
+        return JSONstringify({ t: 'error', kind: 'builtin', code: StringCtor(err.code), message: StringCtor(err.message) });
+      }
       if (err instanceof HttpError || (err && err.expose === true && typeof err.status === 'number')) {
         return JSONstringify({ t: 'error', kind: 'http', status: err.status, code: StringCtor(err.code), message: StringCtor(err.message) });
       }
@@ -223,6 +237,15 @@
     return { body: json, encoding: 'json' };
   }
 
+  // Cheap bounds first: UTF-8 needs 1 to 3 bytes per UTF-16 unit, base64 carries 3 bytes per 4 chars.
+  function tooLarge(body, encoding) {
+    const max = config.maxResponseBytes;
+    if (encoding === 'base64') return Math.floor((body.length * 3) / 4) > max;
+    if (body.length > max) return true;
+    if (body.length * 3 <= max) return false;
+    return utf8Length(body) > max;
+  }
+
   function encodeResult(result) {
     let status = 200;
     let headers = {};
@@ -240,7 +263,7 @@
         if (json === undefined) throw new TypeError('a ' + typeof result + ' cannot be sent as JSON');
         payload = { body: json, encoding: 'json' };
       }
-      if (payload.body !== null && payload.body.length > config.maxResponseBytes / 4 && utf8Length(payload.body) > config.maxResponseBytes) {
+      if (payload.body !== null && tooLarge(payload.body, payload.encoding)) {
         return JSONstringify({ t: 'error', kind: 'too-large', message: 'response body exceeds ' + config.maxResponseBytes + ' bytes' });
       }
       const flatHeaders = {};

@@ -163,6 +163,90 @@ describe('limits', () => {
   });
 });
 
+describe('CPU accounting when invocations interleave', () => {
+  /** The real Redis builtin, with `get('slow')` taking 60 ms, to hold an invocation in an await. */
+  const slowHost = createBuiltinHost({
+    redis: async (app, command, args) => {
+      if (command === 'get' && args[0] === 'slow') await new Promise((r) => setTimeout(r, 60));
+      return redis.execute(app, command, args);
+    },
+  });
+  const CODE = `export default async function (req, ctx) {
+    if (req.path === '/wait') { for (let i = 0; i < 5; i++) await ctx.redis.get('slow'); return 'waited'; }
+    if (req.path === '/leftover') { (async () => { try { await ctx.redis.get('slow'); } catch {} for (;;) {} })(); return 'left'; }
+    await ctx.redis.get('fast');
+    const until = Date.now() + 50; while (Date.now() < until) {}
+    return 'burned';
+  }`;
+
+  test('an invocation awaiting a builtin is not charged for its neighbours\' CPU', async () => {
+    const s = await createIsolateSandbox({ key: 'acct/fn@v1', app: 'acct', function: 'fn', versionId: 'v1', code: CODE, limits: LIMITS }, slowHost);
+    sandboxes.push(s);
+    const waiter = run(s, { path: '/wait' });
+    // 8 × 50 ms = 400 ms of CPU in the same isolate while the waiter sits in its awaits.
+    const burners: InvocationResult[] = [];
+    for (let i = 0; i < 8; i++) burners.push(await run(s, { path: '/burn' }));
+    const w = await waiter;
+    assert.ok(w.ok, JSON.stringify(w));
+    assert.ok(w.cpuTimeMs < 100, `the waiter was charged ${w.cpuTimeMs} ms`);
+    for (const b of burners) {
+      assert.ok(b.ok, JSON.stringify(b));
+      assert.ok(b.cpuTimeMs >= 45 && b.cpuTimeMs < 150, `a burner was charged ${b.cpuTimeMs} ms`);
+    }
+    assert.equal(s.poisoned, false);
+  });
+
+  test('code left running by an ended invocation is stopped within the CPU limit and the isolate is replaced', async () => {
+    // The leftover loop resumes when the isolate is next entered, so it surfaces in the next call.
+    const s = await createIsolateSandbox({ key: 'acct2/fn@v1', app: 'acct2', function: 'fn', versionId: 'v1', code: CODE, limits: LIMITS }, slowHost);
+    sandboxes.push(s);
+    const r = await run(s, { path: '/leftover' });
+    assert.ok(r.ok);
+    await new Promise((res) => setTimeout(res, 100));
+    const t0 = performance.now();
+    const next = await run(s, { path: '/burn' });
+    assert.ok(performance.now() - t0 < 800);
+    assert.equal(errorOf(next).code, 'E_TIMEOUT');
+    assert.equal(s.poisoned, true, 'the isolate is never reused');
+  });
+
+  test('a loop after an await does not freeze a concurrent invocation of the same isolate', async () => {
+    const s = await createIsolateSandbox({ key: 'acct3/fn@v1', app: 'acct3', function: 'fn', versionId: 'v1', code: `export default async function (req, ctx) {
+      await ctx.redis.get('fast');
+      if (req.path === '/spin') for (;;) {}
+      return 'ok';
+    }`, limits: LIMITS }, slowHost);
+    sandboxes.push(s);
+    const t0 = performance.now();
+    const spinning = run(s, { path: '/spin' });
+    await new Promise((res) => setTimeout(res, 30));
+    const other = await run(s, { path: '/other' });
+    const spun = await spinning;
+    assert.ok(performance.now() - t0 < 800, 'both answered within the CPU limit plus a tick');
+    assert.equal(errorOf(spun).code, 'E_TIMEOUT');
+    assert.equal(errorOf(other).code, 'E_TIMEOUT', 'the bystander fails with the isolate, with a clear code');
+    assert.match(errorOf(other).message, /concurrent invocation/);
+  });
+
+  test('an unhandled rejection fails only the invocation it surfaces in, and the isolate stays warm', async () => {
+    const s = await load(`export default async function (req, ctx) {
+      if (req.path === '/reject') { Promise.reject(new Error('nobody listens')); return 'returned'; }
+      if (req.path === '/forgotten') { ctx.redis.hset('h', 'f'); return 'forgot'; }
+      return 'fine';
+    }`);
+    const r = await run(s, { path: '/reject' });
+    const e = errorOf(r);
+    assert.equal(e.code, 'E_FUNCTION_ERROR');
+    assert.match(e.message, /unhandled promise rejection.*nobody listens/);
+    assert.equal(s.poisoned, false);
+    const forgotten = await run(s, { path: '/forgotten' }); // a failing builtin call nobody awaited
+    assert.ok(forgotten.ok, JSON.stringify(forgotten));
+    await new Promise((res) => setTimeout(res, 20));
+    const fine = await run(s);
+    assert.ok(fine.ok && fine.body === '"fine"', JSON.stringify(fine));
+  });
+});
+
 describe('isolation', () => {
   test('code generation from strings is refused inside the isolate, however it is reached', async () => {
     const s = await load(`export default async function (req) {

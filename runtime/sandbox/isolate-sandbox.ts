@@ -7,10 +7,19 @@
  * advances while the isolate runs on another thread) and the wall clock, and disposes the isolate
  * when an invocation passes `cpuTimeMs` or `wallTimeMs` — code that runs after an awaited builtin
  * call is stopped too. A sandbox that hit any limit is poisoned and never reused.
+ *
+ * CPU is charged per invocation although invocations of one version interleave in one isolate.
+ * An isolate runs one thing at a time, and each stretch of execution ends with an event that names
+ * who was running: a builtin call, a log line, the end of the synchronous part, or the end of the
+ * invocation. The CPU since the previous event is charged to that invocation, so one that waits on
+ * Redis is never charged for its neighbours' work. A stretch still running at a watchdog tick is
+ * charged to nobody yet; when it alone passes the CPU limit the isolate is stopped (the runnable
+ * invocation is the offender; with none runnable it is code left running by an ended invocation).
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts';
+import { BUILTIN_ERRORS } from '../../builtins/errors.ts';
+import { isPlatformError, RUNTIME_ERRORS, runtimeError, type PlatformError } from '../errors.ts';
 import type {
   BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
 } from './interface.ts';
@@ -48,7 +57,10 @@ interface Running {
   id: number;
   meta: InvocationMeta;
   startMs: number;
-  cpuStart: bigint;
+  /** CPU time charged to this invocation so far, in ns (see `account()`). */
+  cpuNs: number;
+  /** Builtin calls this invocation is awaiting; while > 0 it is not charged for the isolate's CPU. */
+  waiting: number;
   logs: CapturedLog[];
   killed: PlatformError | null;
   abort: AbortController;
@@ -59,11 +71,18 @@ type IsolateReply =
   | { t: 'ok'; status: unknown; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none' }
   | { t: 'error'; kind: 'http'; status: unknown; code: string; message: string }
   | { t: 'error'; kind: 'function'; message: string; stack?: string }
+  | { t: 'error'; kind: 'builtin'; code: string; message: string }
   | { t: 'error'; kind: 'response' | 'too-large'; message: string };
+
+/** HTTP status of a builtin or runtime catalog code (500 for codes of neither catalog). */
+function statusOfCode(code: string): number {
+  const spec = (BUILTIN_ERRORS as Record<string, { status: number }>)[code] ?? (RUNTIME_ERRORS as Record<string, { status: number }>)[code];
+  return spec?.status ?? 500;
+}
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers the platform owns; a function cannot set them. */
-const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version']);
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'server-timing']);
 
 /**
  * Cold-start a sandbox: create the isolate, harden its context, compile and evaluate the module,
@@ -100,6 +119,12 @@ class IsolateSandbox implements Sandbox {
   private isPoisoned = false;
   private watchdog: NodeJS.Timeout | null = null;
   private lastActive = 0;
+  /** isolate.cpuTime already charged by `charge()`. */
+  private accountedCpu = 0n;
+  /** Builtin calls being served now, for any invocation (ended ones included). */
+  private outstandingCalls = 0;
+  /** performance.now() when the last builtin call was answered (its continuation may follow). */
+  private lastCallDoneAt = 0;
 
   constructor(spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions>) {
     this.spec = spec;
@@ -166,6 +191,7 @@ class IsolateSandbox implements Sandbox {
       const defaultExport = await userModule.namespace.get('default', { reference: true }) as ivm.Reference;
       this.references.push(defaultExport);
       await setHandlerRef.apply(undefined, [defaultExport.derefInto()], { timeout: 1000 });
+      this.accountedCpu = this.readCpuTime(); // cold-start CPU is nobody's invocation
     } catch (err) {
       throw this.classifyColdStartError(err);
     }
@@ -176,7 +202,8 @@ class IsolateSandbox implements Sandbox {
       id: ++this.seq,
       meta,
       startMs: performance.now(),
-      cpuStart: this.readCpuTime(),
+      cpuNs: 0,
+      waiting: 0,
       logs: [],
       killed: null,
       abort: new AbortController(),
@@ -188,13 +215,16 @@ class IsolateSandbox implements Sandbox {
     this.served++;
     this.armWatchdog();
     try {
-      // applySync runs the handler's synchronous part on this thread (~5 µs per call instead of ~50 µs
-      // for a thread-pool hop); `timeout` bounds that part, the watchdog bounds what runs after awaits.
-      const reply = await this.dispatchRef.applySync(undefined, [inv.id, JSON.stringify(request), JSON.stringify(meta)], {
-        arguments: { copy: true },
-        result: { promise: true, copy: true },
-        timeout: Math.min(this.spec.limits.cpuTimeMs, this.spec.limits.wallTimeMs),
-      }) as string;
+      const args = [inv.id, JSON.stringify(request), JSON.stringify(meta)];
+      const options = { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: Math.min(this.spec.limits.cpuTimeMs, this.spec.limits.wallTimeMs) } as const;
+      // applySync runs the handler's synchronous part on this thread (~5 µs per call instead of
+      // ~50 µs for a thread-pool hop), but it waits for the isolate's lock: if code of another
+      // invocation were running in the isolate on the thread pool, this thread (and the watchdog
+      // on it) would wait with it. So applySync only when the isolate is provably quiet.
+      const pending = this.isQuiet(inv) ? this.dispatchRef.applySync(undefined, args, options) : this.dispatchRef.apply(undefined, args, options);
+      this.charge(inv); // the synchronous part ran on this thread
+      const reply = await pending as string;
+      this.charge(inv); // the stretch that settled the handler's promise
       if (inv.killed !== null) return this.failed(inv, inv.killed);
       return this.decode(inv, reply);
     } catch (err) {
@@ -216,14 +246,14 @@ class IsolateSandbox implements Sandbox {
     }
   }
 
-  dispose(reason = 'disposed'): void {
+  dispose(reason = 'disposed', bystanders?: PlatformError): void {
     if (this.disposed) return;
     this.disposed = true;
     this.isPoisoned = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     this.watchdog = null;
     for (const inv of this.running.values()) {
-      inv.killed ??= runtimeError('E_INTERNAL', `the isolate was disposed during the invocation (${reason})`);
+      inv.killed ??= bystanders ?? runtimeError('E_INTERNAL', `the isolate was disposed during the invocation (${reason})`);
       inv.abort.abort();
     }
     for (const ref of this.references.splice(0)) {
@@ -237,8 +267,12 @@ class IsolateSandbox implements Sandbox {
   private readonly onHostCall = async (invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string> => {
     const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
     if (inv === undefined || inv.killed !== null || inv.abort.signal.aborted) {
+      this.charge(null);
       return JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: `ctx.${String(builtin)}.${String(op)} was called after its invocation ended; the call did nothing.` } });
     }
+    this.charge(inv);
+    inv.waiting++;
+    this.outstandingCalls++;
     try {
       const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
       if (!Array.isArray(args) || typeof builtin !== 'string' || typeof op !== 'string') throw runtimeError('E_INTERNAL', 'malformed builtin call');
@@ -255,12 +289,17 @@ class IsolateSandbox implements Sandbox {
       const message = code === 'E_INTERNAL' ? `ctx.${builtin}.${op} failed because of a platform fault` : String((err as Error).message);
       if (code === 'E_INTERNAL') process.stderr.write(`builtin ${String(builtin)}.${String(op)} fault: ${(err as Error)?.stack ?? String(err)}\n`);
       return JSON.stringify({ ok: false, error: { code, message } });
+    } finally {
+      inv.waiting--;
+      this.outstandingCalls--;
+      this.lastCallDoneAt = performance.now();
     }
   };
 
   private readonly onHostLog = (invocationId: unknown, level: unknown, message: unknown): void => {
     const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
     if (inv === undefined || inv.logs.length > this.options.maxLogLines) return;
+    this.charge(inv);
     const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
     inv.logs.push({ level: lvl, message: String(message).slice(0, this.options.maxLogLineChars + 16), time: Date.now() });
   };
@@ -275,23 +314,52 @@ class IsolateSandbox implements Sandbox {
     this.watchdog.unref();
   }
 
+  /**
+   * True when nothing can be running in the isolate: no other invocation in flight, no builtin call
+   * being served or answered in the last 50 ms (its continuation would show as CPU), and no CPU
+   * used since the last accounted event.
+   */
+  private isQuiet(inv: Running): boolean {
+    if (this.running.size !== 1 || this.outstandingCalls !== 0) return false;
+    if (performance.now() - this.lastCallDoneAt < 50) return false;
+    const cpu = this.readCpuTime();
+    if (cpu !== this.accountedCpu) return false;
+    return this.running.has(inv.id);
+  }
+
+  /** Charge the CPU used since the previous event to `inv` (null: to nobody, e.g. leftover code). */
+  private charge(inv: Running | null): void {
+    const now = this.readCpuTime();
+    if (now <= this.accountedCpu) return;
+    if (inv !== null) inv.cpuNs += Number(now - this.accountedCpu);
+    this.accountedCpu = now;
+  }
+
   private readonly tick = (): void => {
     if (this.disposed) return;
     const now = performance.now();
+    const cpu = this.readCpuTime();
+    const stretchMs = cpu > this.accountedCpu ? Number(cpu - this.accountedCpu) / 1e6 : 0;
+    const { cpuTimeMs, wallTimeMs } = this.spec.limits;
     if (this.running.size === 0) {
+      if (stretchMs > cpuTimeMs) {
+        this.dispose('leftover code', runtimeError('E_TIMEOUT', `the isolate was stopped: code left running by an earlier invocation used more than ${cpuTimeMs} ms of CPU`));
+        return;
+      }
       // Stay armed through short gaps so busy sandboxes don't pay for a timer per invocation.
-      if (now - this.lastActive > 1000 && this.watchdog !== null) {
+      if (stretchMs === 0 && now - this.lastActive > 1000 && this.watchdog !== null) {
+        this.charge(null);
         clearInterval(this.watchdog);
         this.watchdog = null;
       }
       return;
     }
-    const cpu = this.readCpuTime();
-    const { cpuTimeMs, wallTimeMs } = this.spec.limits;
+    let runnable: Running | null = null;
     for (const inv of this.running.values()) {
-      const cpuMs = Number(cpu - inv.cpuStart) / 1e6;
+      if (inv.waiting === 0) runnable ??= inv;
+      const cpuMs = inv.cpuNs / 1e6;
       if (cpuMs > cpuTimeMs) {
-        this.kill(inv, runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded (used ${Math.round(cpuMs)} ms); the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs }));
+        this.kill(inv, this.cpuError(cpuMs));
         return;
       }
       const wallMs = now - inv.startMs;
@@ -300,16 +368,24 @@ class IsolateSandbox implements Sandbox {
         return;
       }
     }
+    if (stretchMs > cpuTimeMs || (runnable !== null && (runnable.cpuNs / 1e6) + stretchMs > cpuTimeMs)) {
+      if (runnable !== null) {
+        runnable.cpuNs += stretchMs * 1e6;
+        this.kill(runnable, this.cpuError(runnable.cpuNs / 1e6));
+      } else if (stretchMs > cpuTimeMs) {
+        this.dispose('leftover code', runtimeError('E_TIMEOUT', `the isolate was stopped: code left running by an earlier invocation used more than ${cpuTimeMs} ms of CPU`));
+      }
+    }
   };
+
+  private cpuError(usedMs: number): PlatformError {
+    const { cpuTimeMs } = this.spec.limits;
+    return runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded (used ${Math.round(usedMs)} ms); the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs });
+  }
 
   private kill(offender: Running, error: PlatformError): void {
     offender.killed = error;
-    for (const inv of this.running.values()) {
-      if (inv !== offender) {
-        inv.killed = runtimeError(error.code as 'E_TIMEOUT', `the isolate was stopped because a concurrent invocation (${offender.meta.requestId}) exceeded its limit: ${error.message}`);
-      }
-    }
-    this.dispose('limit exceeded');
+    this.dispose('limit exceeded', runtimeError('E_TIMEOUT', `the isolate was stopped because a concurrent invocation (${offender.meta.requestId}) exceeded its limit: ${error.message}`));
   }
 
   private readCpuTime(): bigint {
@@ -319,8 +395,7 @@ class IsolateSandbox implements Sandbox {
   // --- results ------------------------------------------------------------------------------
 
   private cpuMs(inv: Running): number {
-    const cpu = this.readCpuTime();
-    return cpu === 0n ? 0 : Math.max(0, Number(cpu - inv.cpuStart) / 1e6);
+    return inv.cpuNs / 1e6;
   }
 
   private failed(inv: Running, error: PlatformError): InvocationResult {
@@ -354,6 +429,10 @@ class IsolateSandbox implements Sandbox {
       const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
       return { ...this.failed(inv, runtimeError('E_FUNCTION_ERROR', reply.message)), logs };
     }
+    if (reply.kind === 'builtin') {
+      // An uncaught builtin error keeps its code and the status of its catalog (e.g. 503 when Redis is down).
+      return { ok: false, status: statusOfCode(reply.code), error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+    }
     if (reply.kind === 'too-large') return this.tooLarge(inv, null);
     return this.failed(inv, runtimeError('E_BAD_RESPONSE', reply.message));
   }
@@ -366,20 +445,28 @@ class IsolateSandbox implements Sandbox {
   private classifyInvokeError(err: unknown): PlatformError {
     const message = err instanceof Error ? err.message : String(err);
     if (/memory limit/i.test(message)) {
-      this.dispose('memory limit');
-      return runtimeError('E_MEMORY', `the isolate exceeded its memory limit of ${this.spec.limits.memoryLimitMiB} MiB and was disposed`, { limitMiB: this.spec.limits.memoryLimitMiB });
+      const error = runtimeError('E_MEMORY', `the isolate exceeded its memory limit of ${this.spec.limits.memoryLimitMiB} MiB and was disposed`, { limitMiB: this.spec.limits.memoryLimitMiB });
+      this.dispose('memory limit', runtimeError('E_MEMORY', `the isolate was disposed because a concurrent invocation exceeded its memory limit: ${error.message}`));
+      return error;
     }
     if (/timed out/i.test(message)) {
       // The synchronous part ran past min(cpuTimeMs, wallTimeMs): on this thread that is CPU time.
-      this.dispose('timeout');
       const { cpuTimeMs, wallTimeMs } = this.spec.limits;
-      return cpuTimeMs <= wallTimeMs
+      const error = cpuTimeMs <= wallTimeMs
         ? runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded; the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs })
         : runtimeError('E_TIMEOUT', `wall-clock limit of ${wallTimeMs} ms exceeded; the isolate was stopped`, { limit: 'wallTimeMs', limitMs: wallTimeMs });
+      this.dispose('timeout', runtimeError('E_TIMEOUT', `the isolate was stopped because a concurrent invocation exceeded its limit: ${error.message}`));
+      return error;
     }
-    this.dispose('unexpected error');
-    process.stderr.write(`sandbox ${this.spec.key} invoke fault: ${err instanceof Error ? err.stack : message}\n`);
-    return runtimeError('E_INTERNAL', 'the invocation failed because of a platform fault');
+    if (/isolate is disposed|was disposed/i.test(message)) {
+      this.dispose('disposed');
+      return runtimeError('E_INTERNAL', 'the isolate was disposed during the invocation');
+    }
+    // What is left is a value thrown out of the isolate: a promise rejection that the function's
+    // code never handled (isolated-vm rethrows it from the task in which it surfaced). The isolate
+    // itself is fine, so it stays warm.
+    const firstLine = message.split('\n')[0] ?? message;
+    return runtimeError('E_FUNCTION_ERROR', `unhandled promise rejection in the function: ${firstLine}`.slice(0, 4096));
   }
 
   private classifyColdStartError(err: unknown): PlatformError {

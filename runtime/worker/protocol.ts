@@ -20,7 +20,6 @@ export type ToWorker =
   | { type: 'code'; reqId: number; code: string | null }
   | { type: 'reply'; reqId: number; ok: true; value: unknown }
   | { type: 'reply'; reqId: number; ok: false; error: { code: string; message: string } }
-  | { type: 'evict'; key: string }
   | { type: 'shutdown' };
 
 export type FromWorker =

@@ -117,10 +117,6 @@ process.on('message', (msg: ToWorker) => {
       else p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
       break;
     }
-    case 'evict':
-      pool.evictVersion(msg.key);
-      codeCache.delete(msg.key);
-      break;
     case 'shutdown':
       void pool.close(2000).finally(() => process.exit(0));
       break;
