@@ -263,13 +263,17 @@ describe('the faas CLI against a running platform', () => {
   });
 
   it('the bin re-executes itself with the project Node 24 when started by an older node', async (t) => {
-    const probe = spawnSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    const major = Number((probe.stdout ?? '').split('.')[0]);
-    if (probe.status !== 0 || !(major > 0) || major >= 24) {
-      t.skip('no older node on PATH');
+    // npm puts the project's Node 24 first on PATH, so look for the machine's own node too.
+    const older = ['/usr/bin/node', '/usr/local/bin/node', 'node'].find((candidate) => {
+      const probe = spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+      const major = Number((probe.stdout ?? '').split('.')[0]);
+      return probe.status === 0 && major > 0 && major < 24;
+    });
+    if (older === undefined) {
+      t.skip('no node older than 24 on this machine');
       return;
     }
-    const result = await runBinary(['apps', '--json'], { node: 'node', cwd: work, env: cleanEnv({ FAAS_URL: platform.url, FAAS_API_KEY: platform.apiKey }) });
+    const result = await runBinary(['apps', '--json'], { node: older, cwd: work, env: cleanEnv({ FAAS_URL: platform.url, FAAS_API_KEY: platform.apiKey }) });
     assert.equal(result.code, 0, result.stderr);
     assert.ok((JSON.parse(result.stdout) as { apps: unknown[] }).apps.length > 0);
   });
