@@ -5,9 +5,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 
 /** A running throwaway Redis server. */
 export interface TestRedis {
@@ -40,19 +41,6 @@ function findRedisServer(): string {
   throw new Error("redis-server is not installed: apt-get install redis-server (CI's .ci/run does this)");
 }
 
-/** A port that was free a moment ago (the OS picks it; we close the listener and reuse the number). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Send a raw RESP PING; resolves true on `+PONG`, false on any error. */
 function ping(port: number): Promise<boolean> {
