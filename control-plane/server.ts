@@ -15,6 +15,7 @@ import { createRedisHost } from '../builtins/redis/host.ts';
 import { createEmbeddedBackend, type RedisBackend } from '../builtins/redis/backend.ts';
 import { runtimeError } from '../runtime/errors.ts';
 import { gatewayRoutes } from '../runtime/gateway.ts';
+import { PlatformMetrics } from '../runtime/metrics.ts';
 import { Resolver } from '../runtime/resolver.ts';
 import { WorkerSupervisor } from '../runtime/supervisor.ts';
 import { createControlPlane } from './core/control-plane.ts';
@@ -89,6 +90,7 @@ const SAMPLES_DIR = new URL('../functions/', import.meta.url);
 export async function startPlatform(config: PlatformConfig): Promise<RunningPlatform> {
   const store: Store = await openStore({ dataDir: config.dataDir, mysqlUrl: config.mysqlUrl });
   const controlPlane = createControlPlane({ store });
+  const metrics = new PlatformMetrics();
   let redisBackend: RedisBackend | null = null;
   let supervisor: WorkerSupervisor | null = null;
   const app = Fastify({
@@ -106,6 +108,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
     }
     const embeddedRedis = redisBackend === null ? null : createRedisHost(redisBackend);
     supervisor = new WorkerSupervisor({
+      onPoolSample: (worker, sample) => metrics.observePool(worker, sample),
       workers: config.workers,
       env: { REDIS_URL: config.redisUrl },
       getCode: async (a, f, v) => (await controlPlane.getVersion(a, f, v))?.code ?? null,
@@ -126,9 +129,24 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
       supervisor,
       appendLogs: (lines) => { void controlPlane.appendLogs(lines); },
       appExists: async (name) => (await store.getApp(name)) !== null,
+      onInvocation: (target, result, durationMs) => metrics.observeInvocation(target, {
+        status: result.status,
+        errorCode: result.ok ? undefined : result.error.code,
+        durationMs,
+        cpuTimeMs: result.cpuTimeMs,
+        coldStart: result.coldStart,
+        coldStartMs: result.coldStartMs,
+        queueMs: result.queueMs,
+        builtins: result.builtins,
+      }),
     });
     const sup = supervisor;
     app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/metrics', async (_request, reply) => {
+      const workers = sup.workers();
+      metrics.observeWorkers(workers.filter((w) => w.ready).length, workers.reduce((n, w) => n + w.restarts, 0), sup.quarantinedVersions().length);
+      return reply.type(metrics.contentType).send(await metrics.render());
+    });
     app.get('/readyz', async (_request, reply) => {
       const workers = sup.workers();
       let storeOk = true;

@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { runtimeError } from './errors.ts';
 import type { FunctionRequest, InvocationMeta, InvocationResult } from './sandbox/interface.ts';
-import type { FromWorker, TargetSpec, ToWorker } from './worker/protocol.ts';
+import type { FromWorker, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
 
 /** Supervisor options; defaulted by the constructor. */
 export interface SupervisorOptions {
@@ -32,12 +32,14 @@ export interface SupervisorOptions {
   quarantineWindowMs: number;
   /** Grace beyond a version's wall limit before a silent worker is killed, in ms. @default 2_000 */
   graceMs: number;
+  /** Receives each worker's pool state (every 250 ms) and `null` when a worker dies (metrics). */
+  onPoolSample?: (worker: number, sample: PoolSample | null) => void;
   /** In-flight count at which a call spills to the second-ranked worker (above the pool's per-isolate concurrency, so a burst on one version is not split). @default 128 */
   spilloverInFlight: number;
 }
 
 /** An invocation result plus where and how it ran. */
-export type SupervisedResult = InvocationResult & { coldStart: boolean; workerPid: number };
+export type SupervisedResult = InvocationResult & ResultTimings & { workerPid: number };
 
 interface Pending {
   target: TargetSpec;
@@ -97,6 +99,7 @@ export class WorkerSupervisor {
       quarantineWindowMs: options.quarantineWindowMs ?? 600_000,
       graceMs: options.graceMs ?? 2_000,
       spilloverInFlight: options.spilloverInFlight ?? 128,
+      onPoolSample: options.onPoolSample,
     });
     if (!Number.isInteger(this.options.workers) || this.options.workers < 1) {
       throw new TypeError(`workers must be a positive integer, got ${this.options.workers}`);
@@ -198,6 +201,7 @@ export class WorkerSupervisor {
       child.on('message', (msg: FromWorker) => {
         if (msg.type === 'heartbeat') {
           slot.lastBeat = Date.now();
+          this.options.onPoolSample?.(slot.index, msg.pool);
           return;
         }
         if (msg.type === 'ready') {
@@ -224,11 +228,11 @@ export class WorkerSupervisor {
         const pending = slot.inFlight.get(msg.id);
         if (pending === undefined) return; // already failed by the deadline sweeper
         slot.inFlight.delete(msg.id);
-        if (msg.coldStart) {
+        if (msg.timings.coldStart) {
           if (this.warm.size >= 100_000) this.warm.clear();
           this.warm.add(`${slot.index}:${pending.target.key}`);
         }
-        pending.resolve({ ...msg.result, coldStart: msg.coldStart, workerPid: slot.pid });
+        pending.resolve({ ...msg.result, ...msg.timings, workerPid: slot.pid });
         return;
       }
       case 'get-code':
@@ -256,6 +260,7 @@ export class WorkerSupervisor {
     if (slot.child !== child) return;
     slot.ready = false;
     slot.child = null;
+    this.options.onPoolSample?.(slot.index, null);
     for (const k of this.warm) if (k.startsWith(`${slot.index}:`)) this.warm.delete(k);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
     const failed = [...slot.inFlight.values()];
@@ -322,6 +327,6 @@ export class WorkerSupervisor {
   }
 
   private failure(error: ReturnType<typeof runtimeError>, workerPid = 0): SupervisedResult {
-    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: 0, logs: [], coldStart: false, workerPid };
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [], coldStart: false, coldStartMs: 0, queueMs: 0, workerPid };
   }
 }

@@ -136,6 +136,24 @@ export class IsolatePool {
     return { ...this.counters, isolates: this.total, busy, versions: this.entries.size, evictions: { ...this.counters.evictions } };
   }
 
+  /**
+   * Isolates per app, idle and busy, and (when `withHeap`) the V8 heap they use in bytes.
+   * Heap statistics cost a call into each isolate, so callers sample them sparingly.
+   */
+  appStats(withHeap: boolean): Record<string, { idle: number; busy: number; heapBytes: number }> {
+    const out: Record<string, { idle: number; busy: number; heapBytes: number }> = {};
+    for (const entry of this.entries.values()) {
+      for (const slot of entry.slots) {
+        const app = slot.sandbox.spec.app;
+        const a = (out[app] ??= { idle: 0, busy: 0, heapBytes: 0 });
+        if (slot.leases > 0) a.busy++;
+        else a.idle++;
+        if (withHeap) a.heapBytes += slot.sandbox.heapUsedBytes();
+      }
+    }
+    return out;
+  }
+
   /** Stop handing out sandboxes, wait up to `timeoutMs` for leases to end, then dispose all. */
   async close(timeoutMs = 5_000): Promise<void> {
     this.closed = true;

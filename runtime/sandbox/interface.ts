@@ -47,6 +47,14 @@ export interface CapturedLog {
   time: number;
 }
 
+/** One builtin call of an invocation: which, how long (ms), and the error code when it failed. */
+export interface BuiltinCallSample {
+  builtin: string;
+  op: string;
+  ms: number;
+  code?: string;
+}
+
 /** A successful invocation result: what the gateway sends. */
 export interface InvocationOk {
   ok: true;
@@ -58,6 +66,8 @@ export interface InvocationOk {
   /** CPU time the isolate spent during this invocation, in ms (approximate when invocations overlap). */
   cpuTimeMs: number;
   logs: CapturedLog[];
+  /** Builtin calls made (at most 256 are kept). */
+  builtins: BuiltinCallSample[];
 }
 
 /** A failed invocation: a catalog error body plus the captured logs. */
@@ -67,6 +77,7 @@ export interface InvocationFailed {
   error: { code: string; message: string; [detail: string]: unknown };
   cpuTimeMs: number;
   logs: CapturedLog[];
+  builtins: BuiltinCallSample[];
 }
 
 export type InvocationResult = InvocationOk | InvocationFailed;
@@ -103,7 +114,7 @@ export interface Sandbox {
   readonly invocations: number;
   /** Run one invocation. Never rejects: failures come back as `InvocationFailed`. */
   invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult>;
-  /** Heap in use, in bytes (V8 heap statistics of the isolate). */
+  /** Heap in use, in bytes, as last sampled (V8 heap statistics; sampling is asynchronous, so a value may be one call old). */
   heapUsedBytes(): number;
   /** Dispose the isolate; in-flight invocations fail with `bystanders` (default E_INTERNAL). Idempotent. */
   dispose(reason?: string, bystanders?: import('../errors.ts').PlatformError): void;

@@ -21,7 +21,7 @@ import ivm from 'isolated-vm';
 import { BUILTIN_ERRORS } from '../../builtins/errors.ts';
 import { isPlatformError, RUNTIME_ERRORS, runtimeError, type PlatformError } from '../errors.ts';
 import type {
-  BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
+  BuiltinCallSample, BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
 } from './interface.ts';
 
 const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
@@ -61,6 +61,7 @@ interface Running {
   cpuNs: number;
   /** Builtin calls this invocation is awaiting; while > 0 it is not charged for the isolate's CPU. */
   waiting: number;
+  builtins: BuiltinCallSample[];
   logs: CapturedLog[];
   killed: PlatformError | null;
   abort: AbortController;
@@ -80,6 +81,8 @@ function statusOfCode(code: string): number {
   return spec?.status ?? 500;
 }
 
+/** Builtin call samples kept per invocation for metrics. */
+const MAX_BUILTIN_SAMPLES = 256;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers the platform owns; a function cannot set them. */
 const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'server-timing']);
@@ -121,6 +124,8 @@ class IsolateSandbox implements Sandbox {
   private lastActive = 0;
   /** isolate.cpuTime already charged by `charge()`. */
   private accountedCpu = 0n;
+  private heapBytes = 0;
+  private heapSampling = false;
   /** Builtin calls being served now, for any invocation (ended ones included). */
   private outstandingCalls = 0;
   /** performance.now() when the last builtin call was answered (its continuation may follow). */
@@ -204,6 +209,7 @@ class IsolateSandbox implements Sandbox {
       startMs: performance.now(),
       cpuNs: 0,
       waiting: 0,
+      builtins: [],
       logs: [],
       killed: null,
       abort: new AbortController(),
@@ -236,14 +242,21 @@ class IsolateSandbox implements Sandbox {
     }
   }
 
+  /**
+   * The last sampled heap use, and a new sample started in the background. Never the synchronous
+   * statistics call: it waits for the isolate's lock, so while code runs in the isolate on the
+   * thread pool it would block this thread — and with it the watchdog and the heartbeats.
+   */
   heapUsedBytes(): number {
     if (this.disposed) return 0;
-    try {
-      const stats = this.isolate.getHeapStatisticsSync();
-      return stats.used_heap_size + stats.externally_allocated_size;
-    } catch {
-      return 0;
+    if (!this.heapSampling) {
+      this.heapSampling = true;
+      this.isolate.getHeapStatistics().then(
+        (stats) => { this.heapBytes = stats.used_heap_size + stats.externally_allocated_size; },
+        () => { /* disposed meanwhile */ },
+      ).finally(() => { this.heapSampling = false; });
     }
+    return this.heapBytes;
   }
 
   dispose(reason = 'disposed', bystanders?: PlatformError): void {
@@ -273,6 +286,8 @@ class IsolateSandbox implements Sandbox {
     this.charge(inv);
     inv.waiting++;
     this.outstandingCalls++;
+    const started = performance.now();
+    let failedCode: string | undefined;
     try {
       const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
       if (!Array.isArray(args) || typeof builtin !== 'string' || typeof op !== 'string') throw runtimeError('E_INTERNAL', 'malformed builtin call');
@@ -286,6 +301,7 @@ class IsolateSandbox implements Sandbox {
       return JSON.stringify({ ok: true, value: value ?? null });
     } catch (err) {
       const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'E_INTERNAL';
+      failedCode = code;
       const message = code === 'E_INTERNAL' ? `ctx.${builtin}.${op} failed because of a platform fault` : String((err as Error).message);
       if (code === 'E_INTERNAL') process.stderr.write(`builtin ${String(builtin)}.${String(op)} fault: ${(err as Error)?.stack ?? String(err)}\n`);
       return JSON.stringify({ ok: false, error: { code, message } });
@@ -293,6 +309,9 @@ class IsolateSandbox implements Sandbox {
       inv.waiting--;
       this.outstandingCalls--;
       this.lastCallDoneAt = performance.now();
+      if (inv.builtins.length < MAX_BUILTIN_SAMPLES) {
+        inv.builtins.push({ builtin: String(builtin), op: String(op), ms: this.lastCallDoneAt - started, ...(failedCode === undefined ? {} : { code: failedCode }) });
+      }
     }
   };
 
@@ -399,7 +418,7 @@ class IsolateSandbox implements Sandbox {
   }
 
   private failed(inv: Running, error: PlatformError): InvocationResult {
-    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
   }
 
   private decode(inv: Running, replyJson: string): InvocationResult {
@@ -419,11 +438,11 @@ class IsolateSandbox implements Sandbox {
       }
       const bytes = reply.body === null ? 0 : Buffer.byteLength(reply.body, reply.encoding === 'base64' ? 'base64' : 'utf8');
       if (bytes > this.spec.limits.maxResponseBytes) return this.tooLarge(inv, bytes);
-      return { ok: true, status, headers, body: reply.body, encoding: reply.encoding, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+      return { ok: true, status, headers, body: reply.body, encoding: reply.encoding, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
     }
     if (reply.kind === 'http') {
       const status = typeof reply.status === 'number' && Number.isInteger(reply.status) && reply.status >= 400 && reply.status <= 599 ? reply.status : 500;
-      return { ok: false, status, error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+      return { ok: false, status, error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
     }
     if (reply.kind === 'function') {
       const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
@@ -431,7 +450,7 @@ class IsolateSandbox implements Sandbox {
     }
     if (reply.kind === 'builtin') {
       // An uncaught builtin error keeps its code and the status of its catalog (e.g. 503 when Redis is down).
-      return { ok: false, status: statusOfCode(reply.code), error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs };
+      return { ok: false, status: statusOfCode(reply.code), error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
     }
     if (reply.kind === 'too-large') return this.tooLarge(inv, null);
     return this.failed(inv, runtimeError('E_BAD_RESPONSE', reply.message));

@@ -4,7 +4,7 @@
  * 2 cores vs ~132k/s for `advanced` serialization, so JSON it is). Everything is plain data.
  */
 import type { FunctionLimits } from '../../control-plane/core/types.ts';
-import type { FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
+import type { BuiltinCallSample, FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
 
 /** A version to run, without its code (the worker fetches code once per version and caches it). */
 export interface TargetSpec {
@@ -13,6 +13,24 @@ export interface TargetSpec {
   function: string;
   versionId: string;
   limits: FunctionLimits;
+}
+
+/** One builtin call, as measured by the sandbox (defined with the sandbox interface). */
+export type BuiltinSample = BuiltinCallSample;
+
+/** A worker's pool state, sent with every heartbeat (heap sampled about once a second). */
+export interface PoolSample {
+  apps: Record<string, { idle: number; busy: number; heapBytes: number }>;
+  evictions: Record<string, number>;
+}
+
+/** What a worker adds to an invocation result. */
+export interface ResultTimings {
+  coldStart: boolean;
+  /** Cold start time (waiting for the single-flight creation included), ms; 0 when warm. */
+  coldStartMs: number;
+  /** Time waiting for a free isolate slot, ms. */
+  queueMs: number;
 }
 
 export type ToWorker =
@@ -24,7 +42,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; pid: number }
-  | { type: 'result'; id: number; result: InvocationResult; coldStart: boolean }
+  | { type: 'result'; id: number; result: InvocationResult; timings: ResultTimings }
   | { type: 'get-code'; reqId: number; app: string; function: string; versionId: string }
   | { type: 'builtin'; reqId: number; app: string; builtin: string; op: string; args: unknown[] }
-  | { type: 'heartbeat' };
+  | { type: 'heartbeat'; pool: PoolSample };

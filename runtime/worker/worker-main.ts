@@ -13,7 +13,7 @@ import { isPlatformError, runtimeError } from '../errors.ts';
 import { IsolatePool, poolOptions } from '../pool/pool.ts';
 import { createIsolateSandbox, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
 import type { InvocationResult } from '../sandbox/interface.ts';
-import type { FromWorker, TargetSpec, ToWorker } from './protocol.ts';
+import type { FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('worker-main.ts is started by the supervisor over IPC, not by hand\n');
@@ -77,16 +77,20 @@ const pool = new IsolatePool((spec) => createIsolateSandbox(spec, builtins, sand
 function failure(err: unknown): InvocationResult {
   const e = isPlatformError(err) ? err : runtimeError('E_INTERNAL', 'the invocation failed because of a platform fault');
   if (!isPlatformError(err)) process.stderr.write(`worker ${process.pid}: ${(err as Error)?.stack ?? String(err)}\n`);
-  return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [] };
+  return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [] };
 }
 
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
   let result: InvocationResult;
-  let coldStart = false;
+  const timings: ResultTimings = { coldStart: false, coldStartMs: 0, queueMs: 0 };
   try {
     const code = await codeFor(msg.target);
+    const acquireStart = performance.now();
     const lease = await pool.acquire({ ...msg.target, code });
-    coldStart = lease.coldStart;
+    const acquireMs = performance.now() - acquireStart;
+    timings.coldStart = lease.coldStart;
+    if (lease.coldStart) timings.coldStartMs = acquireMs;
+    else timings.queueMs = acquireMs;
     try {
       result = await lease.sandbox.invoke(msg.request, msg.meta);
     } finally {
@@ -95,7 +99,7 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
   } catch (err) {
     result = failure(err);
   }
-  send({ type: 'result', id: msg.id, result, coldStart });
+  send({ type: 'result', id: msg.id, result, timings });
 }
 
 process.on('message', (msg: ToWorker) => {
@@ -125,4 +129,13 @@ process.on('message', (msg: ToWorker) => {
 process.on('disconnect', () => { pool.destroy(); process.exit(0); });
 send({ type: 'ready', pid: process.pid });
 // Lets the supervisor see a blocked event loop (a stuck isolate on this thread) and route around it.
-setInterval(() => send({ type: 'heartbeat' }), 250).unref();
+// It carries the pool's state for /metrics; heap statistics are sampled on every 4th beat (~1 s).
+let beats = 0;
+let heap: Record<string, number> = {};
+setInterval(() => {
+  const withHeap = beats++ % 4 === 0;
+  const apps = pool.appStats(withHeap);
+  if (withHeap) heap = Object.fromEntries(Object.entries(apps).map(([app, a]) => [app, a.heapBytes]));
+  else for (const [app, a] of Object.entries(apps)) a.heapBytes = heap[app] ?? 0;
+  send({ type: 'heartbeat', pool: { apps, evictions: { ...pool.stats().evictions } } });
+}, 250).unref();

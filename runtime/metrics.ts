@@ -1,0 +1,161 @@
+/**
+ * The platform's Prometheus metrics (prom-client), served at `/metrics`. All series are recorded in
+ * the gateway process: workers report what only they see (cold-start time, pool state, builtin
+ * calls) with each result and with their heartbeats, so one scrape sees the whole runtime.
+ *
+ * Cardinality is bounded: series are only created for a target the control plane resolved (an
+ * unknown app or function never creates one), and each function keeps the series of at most
+ * `MAX_VERSIONS_PER_FUNCTION` versions (the newest invoked). The cap is documented in README.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ResolvedTarget } from '../control-plane/core/types.ts';
+import type { BuiltinSample, PoolSample } from './worker/protocol.ts';
+
+/** Versions per function that keep their own `faas_invocations_total` series. */
+export const MAX_VERSIONS_PER_FUNCTION = 5;
+
+/** Histogram buckets for invocation duration, in seconds: 0.5 ms … 30 s. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Buckets for CPU time and builtin calls, in seconds: 0.1 ms … 5 s. */
+const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+/** What the gateway reports per invocation. */
+export interface InvocationSample {
+  /** HTTP status answered. */
+  status: number;
+  /** Catalog code of a failure, undefined on success. */
+  errorCode?: string;
+  durationMs: number;
+  cpuTimeMs: number;
+  coldStart: boolean;
+  /** Time of the cold start (isolate + compile + top-level code), ms; 0 when warm. */
+  coldStartMs: number;
+  /** Time waiting for a free isolate slot, ms. */
+  queueMs: number;
+  builtins: BuiltinSample[];
+}
+
+/** See the module comment. One instance per gateway process. */
+export class PlatformMetrics {
+  readonly registry = new Registry();
+  /** app/function → version → `status|code` pairs with a series (insertion order = age). */
+  private readonly versions = new Map<string, Map<string, Set<string>>>();
+  private readonly invocations: Counter<'app' | 'function' | 'version' | 'status' | 'code'>;
+  private readonly duration: Histogram<'app' | 'function'>;
+  private readonly cpu: Histogram<'app' | 'function'>;
+  private readonly coldStarts: Counter<'app' | 'function'>;
+  private readonly coldStartDuration: Histogram<'app' | 'function'>;
+  private readonly queueWait: Histogram<'app'>;
+  private readonly builtinDuration: Histogram<'app' | 'builtin' | 'operation' | 'outcome'>;
+  private readonly builtinErrors: Counter<'app' | 'builtin' | 'operation' | 'code'>;
+  private readonly isolates: Gauge<'app' | 'state'>;
+  private readonly evictions: Gauge<'reason'>;
+  private readonly heap: Gauge<'app'>;
+  private readonly workersUp: Gauge;
+  private readonly workerRestarts: Gauge;
+  private readonly quarantined: Gauge;
+  private readonly pools = new Map<number, PoolSample>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.invocations = new Counter({ name: 'faas_invocations_total', help: 'Invocations by outcome; status is the HTTP status, code the error code (empty on success).', labelNames: ['app', 'function', 'version', 'status', 'code'], registers });
+    this.duration = new Histogram({ name: 'faas_invocation_duration_seconds', help: 'Invocation time at the gateway, from routing to the answer.', labelNames: ['app', 'function'], buckets: DURATION_BUCKETS, registers });
+    this.cpu = new Histogram({ name: 'faas_invocation_cpu_seconds', help: 'CPU time charged to the invocation inside its isolate.', labelNames: ['app', 'function'], buckets: FINE_BUCKETS, registers });
+    this.coldStarts = new Counter({ name: 'faas_cold_starts_total', help: 'Invocations that waited for (or caused) a cold start.', labelNames: ['app', 'function'], registers });
+    this.coldStartDuration = new Histogram({ name: 'faas_cold_start_duration_seconds', help: 'Isolate creation, compile and module evaluation.', labelNames: ['app', 'function'], buckets: DURATION_BUCKETS, registers });
+    this.queueWait = new Histogram({ name: 'faas_pool_queue_wait_seconds', help: 'Time an invocation waited for a free isolate slot (0 for most).', labelNames: ['app'], buckets: DURATION_BUCKETS, registers });
+    this.builtinDuration = new Histogram({ name: 'faas_builtin_duration_seconds', help: 'Builtin call duration by builtin, operation and outcome (ok | error).', labelNames: ['app', 'builtin', 'operation', 'outcome'], buckets: FINE_BUCKETS, registers });
+    this.builtinErrors = new Counter({ name: 'faas_builtin_errors_total', help: 'Failed builtin calls by error code.', labelNames: ['app', 'builtin', 'operation', 'code'], registers });
+    this.isolates = new Gauge({ name: 'faas_pool_isolates', help: 'Isolates alive in all workers, by app and state (idle | busy).', labelNames: ['app', 'state'], registers });
+    this.evictions = new Gauge({ name: 'faas_pool_evictions', help: 'Isolates retired since the workers started, by reason (idle, lru, poisoned, heap, invocations, shutdown). A gauge because a restarted worker starts from 0.', labelNames: ['reason'], registers });
+    this.heap = new Gauge({ name: 'faas_pool_heap_bytes', help: 'V8 heap used by the isolates of an app (sampled every second).', labelNames: ['app'], registers });
+    this.workersUp = new Gauge({ name: 'faas_workers_up', help: 'Isolate-host worker processes ready.', registers });
+    this.workerRestarts = new Gauge({ name: 'faas_worker_restarts', help: 'Worker restarts since the platform started.', registers });
+    this.quarantined = new Gauge({ name: 'faas_quarantined_versions', help: 'Versions quarantined for crashing workers.', registers });
+  }
+
+  /** Record one invocation of `target` (a resolved, existing function). */
+  observeInvocation(target: ResolvedTarget, sample: InvocationSample): void {
+    const labels = { app: target.app, function: target.function };
+    const status = String(sample.status);
+    const code = sample.errorCode ?? '';
+    this.invocations.inc({ ...labels, version: this.versionLabel(target, status, code), status, code });
+    this.duration.observe(labels, sample.durationMs / 1000);
+    this.cpu.observe(labels, sample.cpuTimeMs / 1000);
+    if (sample.coldStart) {
+      this.coldStarts.inc(labels);
+      if (sample.coldStartMs > 0) this.coldStartDuration.observe(labels, sample.coldStartMs / 1000);
+    }
+    this.queueWait.observe({ app: target.app }, sample.queueMs / 1000);
+    for (const b of sample.builtins) {
+      this.builtinDuration.observe({ app: target.app, builtin: b.builtin, operation: b.op, outcome: b.code === undefined ? 'ok' : 'error' }, b.ms / 1000);
+      if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, builtin: b.builtin, operation: b.op, code: b.code });
+    }
+  }
+
+  /** A worker's pool state (sent with its heartbeat); `null` when the worker is gone. */
+  observePool(worker: number, sample: PoolSample | null): void {
+    if (sample === null) this.pools.delete(worker);
+    else this.pools.set(worker, sample);
+  }
+
+  /** Worker process state, set before each scrape. */
+  observeWorkers(ready: number, restarts: number, quarantined: number): void {
+    this.workersUp.set(ready);
+    this.workerRestarts.set(restarts);
+    this.quarantined.set(quarantined);
+  }
+
+  /** The exposition text for `/metrics` (Prometheus text format 0.0.4). */
+  async render(): Promise<string> {
+    this.isolates.reset();
+    this.heap.reset();
+    this.evictions.reset();
+    const evictions = new Map<string, number>();
+    for (const pool of this.pools.values()) {
+      for (const [app, a] of Object.entries(pool.apps)) {
+        this.isolates.inc({ app, state: 'idle' }, a.idle);
+        this.isolates.inc({ app, state: 'busy' }, a.busy);
+        this.heap.inc({ app }, a.heapBytes);
+      }
+      for (const [reason, n] of Object.entries(pool.evictions)) evictions.set(reason, (evictions.get(reason) ?? 0) + n);
+    }
+    for (const [reason, n] of evictions) this.evictions.set({ reason }, n);
+    return this.registry.metrics();
+  }
+
+  /** Content type of `render()`'s output. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * The `version` label of a target: the newest MAX_VERSIONS_PER_FUNCTION versions of a function
+   * that were invoked keep their own series; when a new one arrives, the oldest one's invocation
+   * series are removed, so a function that is deployed often never grows without bound.
+   */
+  private versionLabel(target: ResolvedTarget, status: string, code: string): string {
+    const key = `${target.app}/${target.function}`;
+    let seen = this.versions.get(key);
+    if (seen === undefined) {
+      seen = new Map();
+      this.versions.set(key, seen);
+    }
+    let outcomes = seen.get(target.versionId);
+    if (outcomes === undefined) {
+      if (seen.size >= MAX_VERSIONS_PER_FUNCTION) {
+        const [oldest, oldOutcomes] = seen.entries().next().value as [string, Set<string>];
+        for (const o of oldOutcomes) {
+          const [st, cd] = o.split('|') as [string, string];
+          this.invocations.remove({ app: target.app, function: target.function, version: oldest, status: st, code: cd });
+        }
+        seen.delete(oldest);
+      }
+      outcomes = new Set();
+      seen.set(target.versionId, outcomes);
+    }
+    outcomes.add(`${status}|${code}`);
+    return target.versionId;
+  }
+}

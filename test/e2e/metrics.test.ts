@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MAX_VERSIONS_PER_FUNCTION } from '../../runtime/metrics.ts';
+import { call, deploy, invoke } from '../support/http.ts';
+import { startPlatform, type TestPlatform } from '../support/platform.ts';
+
+let p: TestPlatform;
+before(async () => { p = await startPlatform(); });
+after(() => p?.stop());
+
+interface Sample { name: string; labels: Record<string, string>; value: number }
+
+/** Parse the Prometheus text format (enough of it for these assertions). */
+async function scrape(): Promise<Sample[]> {
+  const r = await call(`${p.url}/metrics`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
+  const out: Sample[] = [];
+  for (const line of String(r.body).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null) continue;
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
+    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+test('invocations, failures, cold starts and builtin calls are counted per app and function', async () => {
+  const v = await deploy(p, 'metrics', 'counter', `export default async (req, ctx) => { if (req.path === '/fail') throw new Error('no'); await ctx.redis.incr('n'); return 'ok' }`);
+  for (let i = 0; i < 3; i++) assert.equal((await invoke(p, 'metrics', 'counter')).status, 200);
+  assert.equal((await invoke(p, 'metrics', 'counter', '/fail')).status, 500);
+  const s = await scrape();
+  assert.equal(value(s, 'faas_invocations_total', { app: 'metrics', function: 'counter', version: v, status: '200', code: '' }), 3);
+  assert.equal(value(s, 'faas_invocations_total', { app: 'metrics', function: 'counter', version: v, status: '500', code: 'E_FUNCTION_ERROR' }), 1);
+  assert.equal(value(s, 'faas_invocation_duration_seconds_count', { app: 'metrics', function: 'counter' }), 4);
+  assert.equal(value(s, 'faas_invocation_cpu_seconds_count', { app: 'metrics', function: 'counter' }), 4);
+  assert.equal(value(s, 'faas_cold_starts_total', { app: 'metrics', function: 'counter' }), 1);
+  assert.equal(value(s, 'faas_cold_start_duration_seconds_count', { app: 'metrics', function: 'counter' }), 1);
+  assert.equal(value(s, 'faas_builtin_duration_seconds_count', { app: 'metrics', builtin: 'redis', operation: 'incr', outcome: 'ok' }), 3);
+  assert.ok((value(s, 'faas_workers_up', {}) ?? 0) >= 1);
+  assert.ok(s.some((x) => x.name === 'nodejs_eventloop_lag_seconds'), 'Node.js process metrics are exported');
+});
+
+test('a failing builtin call is counted with its error code', async () => {
+  await deploy(p, 'metrics', 'bad-redis', `export default async (req, ctx) => { try { await ctx.redis.set('k', 'x'); await ctx.redis.incr('k'); } catch (e) { return e.code } }`);
+  assert.equal((await invoke(p, 'metrics', 'bad-redis')).body, 'E_REDIS_ERROR');
+  const s = await scrape();
+  assert.equal(value(s, 'faas_builtin_errors_total', { app: 'metrics', builtin: 'redis', operation: 'incr', code: 'E_REDIS_ERROR' }), 1);
+  assert.equal(value(s, 'faas_builtin_duration_seconds_count', { app: 'metrics', builtin: 'redis', operation: 'incr', outcome: 'error' }), 1);
+});
+
+test('requests to apps or functions that do not exist create no series', async () => {
+  for (const path of ['/fn/ghost-app/x', '/fn/metrics/ghost-fn', '/fn/metrics/counter-nope/a']) assert.equal((await call(p.url + path)).status, 404);
+  const text = String((await call(`${p.url}/metrics`)).body);
+  assert.doesNotMatch(text, /ghost|counter-nope/);
+});
+
+test('the isolates of each app are reported from the workers\' heartbeats', async () => {
+  await new Promise((r) => setTimeout(r, 1200)); // at least one heartbeat with a heap sample
+  const s = await scrape();
+  const idle = value(s, 'faas_pool_isolates', { app: 'metrics', state: 'idle' }) ?? 0;
+  const busy = value(s, 'faas_pool_isolates', { app: 'metrics', state: 'busy' }) ?? 0;
+  assert.ok(idle + busy >= 2, `counter and bad-redis are warm: idle ${idle} busy ${busy}`);
+  assert.ok((value(s, 'faas_pool_heap_bytes', { app: 'metrics' }) ?? 0) > 100_000);
+});
+
+test(`a function keeps the series of at most ${MAX_VERSIONS_PER_FUNCTION} versions, the newest`, async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < MAX_VERSIONS_PER_FUNCTION + 3; i++) {
+    ids.push(await deploy(p, 'metrics', 'churn', `export default async () => ${i}`));
+    assert.equal((await invoke(p, 'metrics', 'churn')).body, i);
+  }
+  const versions = new Set((await scrape()).filter((x) => x.name === 'faas_invocations_total' && x.labels.function === 'churn').map((x) => x.labels.version));
+  assert.equal(versions.size, MAX_VERSIONS_PER_FUNCTION);
+  assert.ok(versions.has(ids.at(-1) as string), 'the newest version has its series');
+  assert.ok(!versions.has(ids[0] as string), 'the oldest was dropped');
+});
