@@ -194,6 +194,30 @@ describe('the faas CLI against a running platform', () => {
     assert.match(parsed.lines[0].message, new RegExp(`hello log ${marker}`));
   });
 
+  it('logs --follow prints new lines as they arrive, each once', async () => {
+    const marker = `follow-${Date.now()}`;
+    const child = spawn(process.execPath, [FAAS_BIN, 'logs', 'demo/cli-hello', '--follow', '--since', String(Date.now())], {
+      env: cleanEnv({ FAAS_URL: platform.url, FAAS_API_KEY: platform.apiKey, FAAS_DATA_DIR: emptyDataDir }), cwd: work, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    try {
+      const until = async (predicate: () => boolean) => {
+        for (let i = 0; i < 80 && !predicate(); i++) await new Promise((r) => setTimeout(r, 100));
+        return predicate();
+      };
+      assert.equal((await faas(['invoke', 'demo/cli-hello', '--data', JSON.stringify({ name: `${marker}-1` })])).code, 0);
+      assert.ok(await until(() => stdout.includes(`${marker}-1`)), `first line not followed: ${stdout}`);
+      assert.equal((await faas(['invoke', 'demo/cli-hello', '--data', JSON.stringify({ name: `${marker}-2` })])).code, 0);
+      assert.ok(await until(() => stdout.includes(`${marker}-2`)), `second line not followed: ${stdout}`);
+      await new Promise((r) => setTimeout(r, 1200)); // one more poll must not repeat anything
+      assert.equal(stdout.split(`${marker}-1`).length - 1, 1, stdout);
+      assert.equal(stdout.split(`${marker}-2`).length - 1, 1, stdout);
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
   it('invoke exits 1 and still prints the body when the function answers 404', async () => {
     const result = await faas(['invoke', 'demo/live-stream', '--path', '/no/such/route']);
     assert.equal(result.code, 1);

@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { FaasClient, FaasApiError, isFaasApiError } from './client.ts';
-import type { FunctionLimits, VersionInfo } from '../control-plane/core/types.ts';
+import type { FunctionLimits, LogLine, VersionInfo } from '../control-plane/core/types.ts';
 
 /** Default platform URL when neither `--url` nor `FAAS_URL` is given. */
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -267,6 +267,11 @@ export async function readDeploySource(path: string, nameOverride?: string): Pro
   return { file: path, code, name: nameOverride ?? basename(path, extname(path)), limits: undefined };
 }
 
+/** Identity of a log line for de-duplication across polls. */
+function logKey(line: LogLine): string {
+  return `${line.time}|${line.requestId}|${line.level}|${line.message}`;
+}
+
 /** Register deploy, invoke, versions, rollback, logs and apps on `program`. */
 export function registerDeveloperCommands(program: Command): void {
   program
@@ -375,15 +380,35 @@ export function registerDeveloperCommands(program: Command): void {
     .option('-n, --limit <n>', 'at most the N most recent lines', parsePositiveInt)
     .option('--request-id <id>', 'only the lines of one invocation (see x-faas-request-id)')
     .option('--since <time>', 'only lines since epoch ms, an ISO date, or a duration ago (30s, 10m, 2h)', parseSince)
-    .option('--json', 'print JSON: { lines: [{ requestId, level, message, time, versionId, ... }] }')
-    .action(withConnection(async (conn, target: { app: string; fn: string }, opts: { limit?: number; requestId?: string; since?: number; json?: boolean }) => {
+    .option('--json', 'print JSON: { lines: [{ requestId, level, message, time, versionId, ... }] } (with --follow: one JSON line per log line)')
+    .option('-f, --follow', 'keep printing new lines as they arrive (polls every second; Ctrl-C to stop)')
+    .action(withConnection(async (conn, target: { app: string; fn: string }, opts: { limit?: number; requestId?: string; since?: number; json?: boolean; follow?: boolean }) => {
+      const print = (line: LogLine) => out(opts.json === true
+        ? `${JSON.stringify(line)}\n`
+        : `${new Date(line.time).toISOString()} ${line.level.padEnd(5)} ${line.requestId} ${shortId(line.versionId)} ${line.message}\n`);
       const lines = await conn.client.logs(target.app, target.fn, { limit: opts.limit, requestId: opts.requestId, sinceMs: opts.since });
-      if (opts.json === true) {
-        json({ lines });
+      if (opts.follow !== true) {
+        if (opts.json === true) json({ lines });
+        else for (const line of lines) print(line);
         return;
       }
-      for (const line of lines) {
-        out(`${new Date(line.time).toISOString()} ${line.level.padEnd(5)} ${line.requestId} ${shortId(line.versionId)} ${line.message}\n`);
+      for (const line of lines) print(line);
+      // Lines at the newest timestamp seen may still be joined by others with the same ms: keep
+      // their keys so the next poll (since that ms, inclusive) prints each line once.
+      let since = lines.at(-1)?.time ?? Date.now();
+      let seen = new Set(lines.filter((l) => l.time === since).map(logKey));
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const fresh = await conn.client.logs(target.app, target.fn, { requestId: opts.requestId, sinceMs: since });
+        for (const line of fresh) {
+          if (line.time === since && seen.has(logKey(line))) continue;
+          print(line);
+          if (line.time > since) {
+            since = line.time;
+            seen = new Set();
+          }
+          seen.add(logKey(line));
+        }
       }
     }));
 
