@@ -27,6 +27,7 @@ export interface GatewayDeps {
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const VERSION_ID = /^[0-9a-f]{20}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
@@ -90,6 +91,9 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     if (!NAME.test(fn)) throw runtimeError('E_FUNCTION_NOT_FOUND', `no function named ${JSON.stringify(fn)} in app ${app}`);
     const pinned = header(request, 'x-faas-version');
     const alias = header(request, 'x-faas-alias') ?? 'prod';
+    // Checked before any lookup, so junk header values never reach the store or the cache.
+    if (pinned !== undefined && !VERSION_ID.test(pinned)) throw runtimeError('E_BAD_REQUEST', 'x-faas-version must be a version id (20 hex characters, see `faas versions`)');
+    if (!NAME.test(alias)) throw runtimeError('E_BAD_REQUEST', 'x-faas-alias must be an alias name (lower-case letters, digits and dashes)');
     const target = pinned !== undefined
       ? await deps.resolver.resolveVersion(app, fn, pinned)
       : await deps.resolver.resolveAlias(app, fn, alias);
@@ -113,7 +117,7 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       path: '/' + (request.params['*'] ?? ''),
       query: request.query as Record<string, string | string[]>,
       headers: plainHeaders(request),
-      body: parseBody(request),
+      ...bodyOf(request),
     };
     const result = await deps.supervisor.invoke(
       { key: `${target.app}/${target.function}@${target.versionId}`, app: target.app, function: target.function, versionId: target.versionId, limits: target.limits },
@@ -167,20 +171,12 @@ function plainHeaders(request: FastifyRequest): Record<string, string> {
   return out;
 }
 
-/** JSON for `application/json` and `+json`; UTF-8 text otherwise; null when there is no body. */
-function parseBody(request: FastifyRequest): unknown {
+/** The body as text, flagged as JSON for `application/json` and `+json` (parsed in the isolate). */
+function bodyOf(request: FastifyRequest): { body: string | null; bodyIsJson: boolean } {
   const raw = request.body;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) return null;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return { body: null, bodyIsJson: false };
   const type = String(request.headers['content-type'] ?? '').toLowerCase();
-  const text = raw.toString('utf8');
-  if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(type)) {
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw runtimeError('E_BAD_REQUEST', `the request body is declared as JSON but does not parse: ${(err as Error).message}`);
-    }
-  }
-  return text;
+  return { body: raw.toString('utf8'), bodyIsJson: /^application\/([a-z0-9.+-]*\+)?json\b/.test(type) };
 }
 
 function sendError(reply: FastifyReply, err: PlatformError, request: FastifyRequest): FastifyReply {

@@ -9,6 +9,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResolvedTarget } from '../control-plane/core/types.ts';
+import { catalogStatus } from './sandbox/marshal.ts';
 import type { BuiltinSample, PoolSample } from './worker/protocol.ts';
 
 /** Versions per function that keep their own `faas_invocations_total` series. */
@@ -79,7 +80,8 @@ export class PlatformMetrics {
   observeInvocation(target: ResolvedTarget, sample: InvocationSample): void {
     const labels = { app: target.app, function: target.function };
     const status = String(sample.status);
-    const code = sample.errorCode ?? '';
+    // Only catalog codes become label values; a function's own HttpError codes are unbounded.
+    const code = sample.errorCode === undefined ? '' : catalogStatus(sample.errorCode) !== undefined ? sample.errorCode : `HTTP_${status}`;
     this.invocations.inc({ ...labels, version: this.versionLabel(target, status, code), status, code });
     this.duration.observe(labels, sample.durationMs / 1000);
     this.cpu.observe(labels, sample.cpuTimeMs / 1000);
@@ -90,7 +92,7 @@ export class PlatformMetrics {
     this.queueWait.observe({ app: target.app }, sample.queueMs / 1000);
     for (const b of sample.builtins) {
       this.builtinDuration.observe({ app: target.app, builtin: b.builtin, operation: b.op, outcome: b.code === undefined ? 'ok' : 'error' }, b.ms / 1000);
-      if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, builtin: b.builtin, operation: b.op, code: b.code });
+      if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, builtin: b.builtin, operation: b.op, code: catalogStatus(b.code) === undefined ? 'other' : b.code });
     }
   }
 

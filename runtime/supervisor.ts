@@ -30,8 +30,10 @@ export interface SupervisorOptions {
   quarantineAfterCrashes: number;
   /** Window for counting those crashes, in ms. @default 600_000 */
   quarantineWindowMs: number;
-  /** Grace beyond a version's wall limit before a silent worker is killed, in ms. @default 2_000 */
+  /** Grace beyond a version's limits before a silent worker is killed, in ms. @default 2_000 */
   graceMs: number;
+  /** Time a worker may hold a call before its wall clock starts (pool queue, code fetch, cold start), in ms. Match FAAS_POOL_QUEUE_TIMEOUT_MS. @default 5_000 */
+  queueAllowanceMs: number;
   /** Receives each worker's pool state (every 250 ms) and `null` when a worker dies (metrics). */
   onPoolSample?: (worker: number, sample: PoolSample | null) => void;
   /** In-flight count at which a call spills to the second-ranked worker (above the pool's per-isolate concurrency, so a burst on one version is not split). @default 128 */
@@ -79,8 +81,9 @@ function score(key: string, i: number): number {
 export class WorkerSupervisor {
   private readonly options: Readonly<SupervisorOptions>;
   private readonly slots: WorkerSlot[] = [];
-  private readonly crashesByVersion = new Map<string, number[]>();
-  private readonly quarantined = new Set<string>();
+  private readonly crashesByVersion = new Map<string, Array<{ at: number; weight: number }>>();
+  /** Quarantined version key → epoch ms when the quarantine ends. */
+  private readonly quarantined = new Map<string, number>();
   private readonly readyWaiters: Array<() => void> = [];
   /** `${workerIndex}:${versionKey}` for versions that completed an invocation on that worker. */
   private readonly warm = new Set<string>();
@@ -98,6 +101,7 @@ export class WorkerSupervisor {
       quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
       quarantineWindowMs: options.quarantineWindowMs ?? 600_000,
       graceMs: options.graceMs ?? 2_000,
+      queueAllowanceMs: options.queueAllowanceMs ?? 5_000,
       spilloverInFlight: options.spilloverInFlight ?? 128,
       onPoolSample: options.onPoolSample,
     });
@@ -121,7 +125,7 @@ export class WorkerSupervisor {
    * quarantined version, no live worker) come back as results with a catalog error.
    */
   async invoke(target: TargetSpec, request: FunctionRequest, meta: InvocationMeta): Promise<SupervisedResult> {
-    if (this.quarantined.has(target.key)) {
+    if (this.isQuarantined(target.key)) {
       return this.failure(runtimeError('E_QUARANTINED', `version ${target.versionId} of ${target.app}/${target.function} crashed worker processes ${this.options.quarantineAfterCrashes} times and is quarantined; deploy a fixed version`));
     }
     let slot = this.route(target.key);
@@ -133,14 +137,21 @@ export class WorkerSupervisor {
     const id = ++this.nextId;
     const chosen = slot;
     return new Promise<SupervisedResult>((resolve) => {
-      chosen.inFlight.set(id, { target, deadline: Date.now() + target.limits.wallTimeMs + this.options.graceMs, resolve });
-      this.post(chosen, { type: 'invoke', id, target, request, meta });
+      // The worker may queue the call (pool) and cold-start the version before the wall clock starts.
+      const deadline = Date.now() + target.limits.wallTimeMs + this.options.queueAllowanceMs + this.options.graceMs;
+      chosen.inFlight.set(id, { target, deadline, resolve });
+      const error = this.post(chosen, { type: 'invoke', id, target, request, meta });
+      if (error !== null) {
+        // Nothing reached the worker (e.g. the message could not be serialised): fail this call alone.
+        chosen.inFlight.delete(id);
+        resolve(this.failure(runtimeError('E_INTERNAL', `the invocation could not be handed to a worker: ${error.message}`)));
+      }
     });
   }
 
   /** Quarantined version keys (`app/function@version`). */
   quarantinedVersions(): string[] {
-    return [...this.quarantined];
+    return [...this.quarantined.keys()].filter((key) => this.isQuarantined(key));
   }
 
   /** Worker pids, restarts and in-flight counts (for /readyz and tests). */
@@ -266,13 +277,7 @@ export class WorkerSupervisor {
     const failed = [...slot.inFlight.values()];
     slot.inFlight.clear();
     const now = Date.now();
-    const keys = new Set(failed.map((p) => p.target.key));
-    for (const key of keys) {
-      const times = (this.crashesByVersion.get(key) ?? []).filter((t) => now - t < this.options.quarantineWindowMs);
-      times.push(now);
-      this.crashesByVersion.set(key, times);
-      if (times.length >= this.options.quarantineAfterCrashes) this.quarantined.add(key);
-    }
+    this.blame(failed.map((p) => p.target.key), now);
     for (const p of failed) {
       const error = now > p.deadline
         ? runtimeError('E_TIMEOUT', `the invocation did not finish within its wall-clock limit of ${p.target.limits.wallTimeMs} ms and its worker stopped responding; the worker was restarted`)
@@ -292,6 +297,36 @@ export class WorkerSupervisor {
   }
 
   /**
+   * Count a crash against the versions that were in flight: each of n distinct versions gets 1/n,
+   * so a version alone in flight when workers die reaches the threshold fastest, and a busy
+   * neighbour of a crasher needs many more crashes. Blame older than the window is forgotten, and
+   * so is a quarantine after one window (a wrongly accused version recovers by itself).
+   */
+  private blame(keys: string[], now: number): void {
+    const distinct = [...new Set(keys)];
+    for (const key of distinct) {
+      const marks = (this.crashesByVersion.get(key) ?? []).filter((m) => now - m.at < this.options.quarantineWindowMs);
+      marks.push({ at: now, weight: 1 / distinct.length });
+      this.crashesByVersion.set(key, marks);
+      const score = marks.reduce((sum, m) => sum + m.weight, 0);
+      if (score >= this.options.quarantineAfterCrashes - 1e-9) this.quarantined.set(key, now + this.options.quarantineWindowMs);
+    }
+    if (this.crashesByVersion.size > 10_000) {
+      for (const [key, marks] of this.crashesByVersion) if (marks.every((m) => now - m.at >= this.options.quarantineWindowMs)) this.crashesByVersion.delete(key);
+    }
+  }
+
+  /** True while `key` is quarantined; an expired quarantine is dropped. */
+  private isQuarantined(key: string): boolean {
+    const until = this.quarantined.get(key);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.quarantined.delete(key);
+    this.crashesByVersion.delete(key);
+    return false;
+  }
+
+  /**
    * A worker that lets an invocation run past its wall limit plus grace is hung (its own watchdog
    * could not run: e.g. V8 stuck in a last-resort GC on the worker's main thread). Kill it; the
    * exit handler fails what it had in flight and counts the crash against those versions.
@@ -300,22 +335,31 @@ export class WorkerSupervisor {
     const now = Date.now();
     for (const slot of this.slots) {
       if (slot.child === null || slot.killing) continue;
+      // A synchronous stretch may block the worker's thread (and its heartbeat) for up to the CPU
+      // limit of what it runs; silent for longer than that plus grace, it is stuck.
+      let maxCpuMs = 0;
+      let overdue: Pending | null = null;
       for (const p of slot.inFlight.values()) {
-        if (now <= p.deadline) continue;
-        slot.killing = true;
-        slot.ready = false;
-        process.stderr.write(`worker ${slot.index} (pid ${slot.pid}) is hung past the wall limit of ${p.target.key}; killing it\n`);
-        slot.child.kill('SIGKILL');
-        break;
+        maxCpuMs = Math.max(maxCpuMs, p.target.limits.cpuTimeMs);
+        if (now > p.deadline) overdue ??= p;
       }
+      const silentMs = now - slot.lastBeat;
+      const stuck = slot.inFlight.size > 0 && silentMs > maxCpuMs + this.options.graceMs;
+      if (overdue === null && !stuck) continue;
+      slot.killing = true;
+      slot.ready = false;
+      process.stderr.write(`worker ${slot.index} (pid ${slot.pid}) is hung (${stuck ? `no heartbeat for ${silentMs} ms` : `past the deadline of ${overdue?.target.key}`}); killing it\n`);
+      slot.child.kill('SIGKILL');
     }
   }
 
-  private post(slot: WorkerSlot, msg: ToWorker): void {
+  /** Send to a worker. @returns null, or the error when the message could not be sent. */
+  private post(slot: WorkerSlot, msg: ToWorker): Error | null {
     try {
       slot.child?.send(msg);
-    } catch {
-      // The channel closed; the exit handler fails what is in flight.
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
     }
   }
 

@@ -32,7 +32,7 @@ function makePool(options: Partial<PoolOptions> = {}) {
   return { pool, created, sandboxes };
 }
 const meta = { app: 'pool-app', function: 'f', version: 'v1', alias: 'prod', requestId: 'r', deadline: 0 };
-const req = { method: 'GET', path: '/', query: {}, headers: {}, body: null };
+const req = { method: 'GET', path: '/', query: {}, headers: {}, body: null, bodyIsJson: false };
 
 test('a warm sandbox is reused: one cold start, then warm hand-outs', async () => {
   const { pool, created } = makePool();

@@ -104,6 +104,9 @@ export class IsolatePool {
     let coldStart = false;
     for (;;) {
       signal?.throwIfAborted();
+      // A sandbox can be poisoned while idle (disposed by its watchdog for leftover code): drop it
+      // now rather than letting it hold the version's place until the idle sweep.
+      for (const dead of entry.slots.filter((s) => s.sandbox.poisoned && s.leases === 0)) this.retire(entry, dead, 'poisoned');
       const slot = this.pickSlot(entry);
       if (slot !== null) {
         slot.leases++;
@@ -115,7 +118,7 @@ export class IsolatePool {
         await entry.creating; // single-flight: everyone waits for the one cold start
         continue;
       }
-      const live = entry.slots.filter((s) => s.retiring === null).length;
+      const live = entry.slots.filter((s) => s.retiring === null && !s.sandbox.poisoned).length;
       if (live < this.options.maxIsolatesPerVersion) {
         if (this.total >= this.options.maxIsolates && !this.evictLru()) {
           await this.wait(this.capWaiters, deadline, signal);
@@ -137,10 +140,10 @@ export class IsolatePool {
   }
 
   /**
-   * Isolates per app, idle and busy, and (when `withHeap`) the V8 heap they use in bytes.
-   * Heap statistics cost a call into each isolate, so callers sample them sparingly.
+   * Isolates per app, idle and busy, and the V8 heap they use in bytes as last sampled; with
+   * `sampleHeap` a new sample of every isolate starts in the background (callers do it sparingly).
    */
-  appStats(withHeap: boolean): Record<string, { idle: number; busy: number; heapBytes: number }> {
+  appStats(sampleHeap: boolean): Record<string, { idle: number; busy: number; heapBytes: number }> {
     const out: Record<string, { idle: number; busy: number; heapBytes: number }> = {};
     for (const entry of this.entries.values()) {
       for (const slot of entry.slots) {
@@ -148,7 +151,7 @@ export class IsolatePool {
         const a = (out[app] ??= { idle: 0, busy: 0, heapBytes: 0 });
         if (slot.leases > 0) a.busy++;
         else a.idle++;
-        if (withHeap) a.heapBytes += slot.sandbox.heapUsedBytes();
+        a.heapBytes += slot.sandbox.heapUsedBytes(sampleHeap);
       }
     }
     return out;

@@ -15,7 +15,12 @@ export interface VersionSpec {
   limits: FunctionLimits;
 }
 
-/** The request as the function sees it (`req`), already size-checked and parsed by the gateway. */
+/**
+ * The request as it travels to the isolate (size-checked by the gateway). The function sees it as
+ * `req` with `body` parsed: JSON when `bodyIsJson`, else the text. The body stays text on the way
+ * so the host never re-serialises a client's JSON (a deeply nested body cannot overflow a host
+ * stack), and parsing is CPU the function is charged for.
+ */
 export interface FunctionRequest {
   method: string;
   /** Path after `/fn/{app}/{function}`, always starting with `/`. */
@@ -23,8 +28,10 @@ export interface FunctionRequest {
   query: Record<string, string | string[]>;
   /** Lower-case header names. */
   headers: Record<string, string>;
-  /** Parsed JSON for `application/json`, a string for other bodies, null when empty. */
-  body: unknown;
+  /** The body as UTF-8 text; null when empty. */
+  body: string | null;
+  /** True for `application/json` and `+json` bodies: the isolate parses them (400 E_BAD_REQUEST when they do not parse). */
+  bodyIsJson: boolean;
 }
 
 /** Per-invocation values the function sees on `ctx`. */
@@ -114,8 +121,8 @@ export interface Sandbox {
   readonly invocations: number;
   /** Run one invocation. Never rejects: failures come back as `InvocationFailed`. */
   invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult>;
-  /** Heap in use, in bytes, as last sampled (V8 heap statistics; sampling is asynchronous, so a value may be one call old). */
-  heapUsedBytes(): number;
+  /** Heap in use, in bytes, as last sampled; `refresh` (default true) starts a new sample in the background (V8 heap statistics are read asynchronously, so a value may be one sample old). */
+  heapUsedBytes(refresh?: boolean): number;
   /** Dispose the isolate; in-flight invocations fail with `bystanders` (default E_INTERNAL). Idempotent. */
   dispose(reason?: string, bystanders?: import('../errors.ts').PlatformError): void;
 }

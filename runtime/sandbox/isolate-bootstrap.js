@@ -10,8 +10,15 @@
 //
 // The AST checker refuses eval & co. early with clear messages; this file is the boundary that
 // holds when the checker is bypassed (`globalThis['ev' + 'al']`, `(() => {}).constructor`).
+//
+// User code runs in this same realm and may replace any prototype method (String.prototype.slice,
+// Map.prototype.get, Object.prototype.toJSON, …). So every built-in this file relies on after
+// start-up is captured here first, and what it hands to the host is built from null-prototype
+// objects. The host still validates every reply: nothing here is trusted.
 (function bootstrap(hostCall, hostLog, config) {
   'use strict';
+  // --- 0. Intrinsics, captured before any user code exists --------------------------------
+  const uncurry = (fn) => Function.prototype.call.bind(fn);
   const ReflectApply = Reflect.apply;
   const hostCallApply = hostCall.apply;
   // Synchronous so lines are recorded before the invocation's result reaches the host.
@@ -20,16 +27,41 @@
   const JSONparse = JSON.parse;
   const ObjectFreeze = Object.freeze;
   const ObjectDefine = Object.defineProperty;
+  const ObjectCreate = Object.create;
+  const ObjectKeys = Object.keys;
+  const ObjectGetPrototypeOf = Object.getPrototypeOf;
+  const MathFloor = Math.floor;
   const StringCtor = String;
   const ErrorCtor = Error;
   const ArrayIsArray = Array.isArray;
   const PromiseCtor = Promise;
+  const PromiseReject = Promise.reject.bind(Promise);
   const Uint8ArrayCtor = Uint8Array;
+  const ArrayBufferCtor = ArrayBuffer;
+  const strSlice = uncurry(String.prototype.slice);
+  const strSplit = uncurry(String.prototype.split);
+  const strIndexOf = uncurry(String.prototype.indexOf);
+  const strTrim = uncurry(String.prototype.trim);
+  const strCharCodeAt = uncurry(String.prototype.charCodeAt);
+  const arrPush = uncurry(Array.prototype.push);
+  const arrJoin = uncurry(Array.prototype.join);
+  const reTest = uncurry(RegExp.prototype.test);
+  const promiseThen = uncurry(Promise.prototype.then);
+
+  /** A plain record with no prototype: JSON.stringify finds no (user-patched) toJSON on it. */
+  const record = () => ObjectCreate(null);
+  const envelope = (fields, calls) => {
+    const out = record();
+    const keys = ObjectKeys(fields);
+    for (let i = 0; i < keys.length; i++) out[keys[i]] = fields[keys[i]];
+    out.calls = calls;
+    return JSONstringify(out);
+  };
   const utf8Length = (s) => {
     // UTF-8 byte length without TextEncoder (not part of bare V8).
     let n = 0;
     for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
+      const c = strCharCodeAt(s, i);
       if (c < 0x80) n += 1;
       else if (c < 0x800) n += 2;
       else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
@@ -44,12 +76,13 @@
   };
   const intrinsics = [
     Function,
-    Object.getPrototypeOf(async function () {}).constructor,
-    Object.getPrototypeOf(function* () {}).constructor,
-    Object.getPrototypeOf(async function* () {}).constructor,
+    ObjectGetPrototypeOf(async function () {}).constructor,
+    ObjectGetPrototypeOf(function* () {}).constructor,
+    ObjectGetPrototypeOf(async function* () {}).constructor,
   ];
   let safeFunction = null;
-  for (const Ctor of intrinsics) {
+  for (let i = 0; i < intrinsics.length; i++) {
+    const Ctor = intrinsics[i];
     const safe = function Function() { refuse(); };
     ObjectDefine(safe, 'prototype', { value: Ctor.prototype, writable: false, configurable: false });
     ObjectDefine(Ctor.prototype, 'constructor', { value: safe, writable: false, configurable: false });
@@ -60,8 +93,9 @@
   ObjectDefine(globalThis, 'eval', { value: safeEval, writable: false, configurable: false, enumerable: false });
   // Surfaces a function has no business with: wasm compiles code, shared memory and Atomics.wait
   // can block a thread outside our watchdog's view.
-  for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics']) {
-    try { delete globalThis[name]; } catch { /* non-configurable: leave it */ }
+  const removed = ['WebAssembly', 'SharedArrayBuffer', 'Atomics'];
+  for (let i = 0; i < removed.length; i++) {
+    try { delete globalThis[removed[i]]; } catch { /* non-configurable: leave it */ }
   }
 
   // --- 2. The `faas` module's exports ------------------------------------------------------
@@ -94,7 +128,8 @@
   });
 
   // --- 3. Host calls -----------------------------------------------------------------------
-  const live = new Map(); // invocationId -> { revoked, logLines }
+  /** invocationId → { revoked, logLines, calls }; a null-prototype record, not a (patchable) Map. */
+  const live = record();
 
   // Errors raised by builtins carry this brand, so an uncaught one keeps its code and status.
   const BUILTIN = Symbol('faas.builtin-error');
@@ -106,31 +141,37 @@
   }
   const platformFrame = /faas:bootstrap|faas:module/;
   function withoutPlatformFrames(stack) {
-    return stack.split('\n').filter((line) => !platformFrame.test(line)).join('\n');
+    const kept = [];
+    const lines = strSplit(stack, '\n');
+    for (let i = 0; i < lines.length; i++) if (!reTest(platformFrame, lines[i])) arrPush(kept, lines[i]);
+    return arrJoin(kept, '\n');
   }
 
   function callHost(invocationId, builtin, op, args) {
-    const state = live.get(invocationId);
+    const state = live[invocationId];
     if (state === undefined || state.revoked) {
-      return PromiseCtor.reject(builtinError('E_CTX_REVOKED', 'ctx.' + builtin + '.' + op + ' was called after its invocation ended; the call did nothing.'));
+      return PromiseReject(builtinError('E_CTX_REVOKED', 'ctx.' + builtin + '.' + op + ' was called after its invocation ended; the call did nothing.'));
     }
     let argsJson;
     try {
       argsJson = JSONstringify(args);
     } catch (e) {
-      return PromiseCtor.reject(builtinError('E_BAD_ARGUMENTS', 'ctx.' + builtin + '.' + op + ': arguments must be JSON-serialisable (' + StringCtor(e && e.message) + ')'));
+      return PromiseReject(builtinError('E_BAD_ARGUMENTS', 'ctx.' + builtin + '.' + op + ': arguments must be JSON-serialisable (' + StringCtor(e && e.message) + ')'));
     }
+    // Counted so the host serves every call made during the invocation, awaited or not, even
+    // when the call reaches the host after the invocation's result.
+    state.calls++;
     const pending = ReflectApply(hostCallApply, hostCall, [undefined, [invocationId, builtin, op, argsJson], {
       arguments: { copy: true }, result: { promise: true, copy: true },
     }]);
-    const result = pending.then((replyJson) => {
+    const result = promiseThen(pending, (replyJson) => {
       const reply = JSONparse(replyJson);
       if (reply.ok) return reply.value;
       throw builtinError(reply.error.code, reply.error.message);
     });
     // A builtin call the function never awaited must not surface later as an unhandled rejection
     // (isolated-vm throws those out of whatever call runs next). Awaiting it still sees the error.
-    result.catch(() => {});
+    promiseThen(result, undefined, () => {});
     return result;
   }
 
@@ -146,7 +187,7 @@
   }
 
   function emitLog(invocationId, level, args) {
-    const state = live.get(invocationId);
+    const state = live[invocationId];
     if (state === undefined || state.revoked) return;
     state.logLines++;
     if (state.logLines > config.maxLogLines) {
@@ -156,14 +197,19 @@
       return;
     }
     let message = '';
-    for (let i = 0; i < args.length; i++) message += (i === 0 ? '' : ' ') + formatLogArg(args[i]);
-    if (message.length > config.maxLogLineChars) message = message.slice(0, config.maxLogLineChars) + '…[truncated]';
+    for (let i = 0; i < args.length; i++) {
+      message += (i === 0 ? '' : ' ') + formatLogArg(args[i]);
+      if (message.length > config.maxLogLineChars) break;
+    }
+    if (message.length > config.maxLogLineChars) message = strSlice(message, 0, config.maxLogLineChars) + '…[truncated]';
     ReflectApply(hostLogApply, hostLog, [undefined, [invocationId, level, message], { arguments: { copy: true } }]);
   }
 
   function makeCtx(invocationId, meta) {
-    const redis = Object.create(null);
-    for (const command of config.redisCommands) {
+    const redis = record();
+    const commands = config.redisCommands;
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i];
       redis[command] = (...args) => callHost(invocationId, 'redis', command, args);
     }
     const log = ObjectFreeze({
@@ -186,29 +232,31 @@
   }
 
   // --- 4. Results --------------------------------------------------------------------------
-  // The host receives one JSON string: { t: 'ok', status, headers, body, encoding } or
-  // { t: 'error', kind: 'http' | 'function' | 'response', ... }. Only strings cross back.
+  // The host receives one JSON string: { t: 'ok', status, headers, body, encoding, calls } or
+  // { t: 'error', kind: 'http' | 'function' | 'builtin' | 'response' | 'too-large' | 'bad-request', ..., calls }.
 
   function userFrames(err) {
     const stack = err && typeof err.stack === 'string' ? err.stack : '';
-    const lines = stack.split('\n');
     const out = [];
-    for (let i = 1; i < lines.length; i++) if (lines[i].indexOf(config.filename) !== -1) out.push(lines[i].trim());
-    return out.slice(0, 20).join('\n');
+    const lines = strSplit(stack, '\n');
+    for (let i = 1; i < lines.length && out.length < 20; i++) {
+      if (strIndexOf(lines[i], config.filename) !== -1) arrPush(out, strTrim(lines[i]));
+    }
+    return arrJoin(out, '\n');
   }
 
   function encodeError(err) {
     try {
       if (err !== null && typeof err === 'object' && err[BUILTIN] === true) {
-        return JSONstringify({ t: 'error', kind: 'builtin', code: StringCtor(err.code), message: StringCtor(err.message) });
+        return { t: 'error', kind: 'builtin', code: StringCtor(err.code), message: StringCtor(err.message) };
       }
       if (err instanceof HttpError || (err && err.expose === true && typeof err.status === 'number')) {
-        return JSONstringify({ t: 'error', kind: 'http', status: err.status, code: StringCtor(err.code), message: StringCtor(err.message) });
+        return { t: 'error', kind: 'http', status: err.status, code: StringCtor(err.code), message: strSlice(StringCtor(err.message), 0, 4096) };
       }
       const message = err instanceof ErrorCtor ? (err.name && err.name !== 'Error' ? err.name + ': ' : '') + StringCtor(err.message) : 'non-Error thrown: ' + formatLogArg(err);
-      return JSONstringify({ t: 'error', kind: 'function', message: message.slice(0, 4096), stack: userFrames(err) });
+      return { t: 'error', kind: 'function', message: strSlice(message, 0, 4096), stack: userFrames(err) };
     } catch (e) {
-      return JSONstringify({ t: 'error', kind: 'function', message: 'the function threw a value that cannot be described' });
+      return { t: 'error', kind: 'function', message: 'the function threw a value that cannot be described' };
     }
   }
 
@@ -231,7 +279,7 @@
     if (body === undefined) return { body: null, encoding: 'none' };
     if (typeof body === 'string') return { body, encoding: 'text' };
     if (body instanceof Uint8ArrayCtor) return { body: toBase64(body), encoding: 'base64' };
-    if (body instanceof ArrayBuffer) return { body: toBase64(new Uint8ArrayCtor(body)), encoding: 'base64' };
+    if (body instanceof ArrayBufferCtor) return { body: toBase64(new Uint8ArrayCtor(body)), encoding: 'base64' };
     const json = JSONstringify(body);
     if (json === undefined) throw new TypeError('a ' + typeof body + ' cannot be sent as JSON');
     return { body: json, encoding: 'json' };
@@ -240,7 +288,7 @@
   // Cheap bounds first: UTF-8 needs 1 to 3 bytes per UTF-16 unit, base64 carries 3 bytes per 4 chars.
   function tooLarge(body, encoding) {
     const max = config.maxResponseBytes;
-    if (encoding === 'base64') return Math.floor((body.length * 3) / 4) > max;
+    if (encoding === 'base64') return MathFloor((body.length * 3) / 4) > max;
     if (body.length > max) return true;
     if (body.length * 3 <= max) return false;
     return utf8Length(body) > max;
@@ -264,15 +312,16 @@
         payload = { body: json, encoding: 'json' };
       }
       if (payload.body !== null && tooLarge(payload.body, payload.encoding)) {
-        return JSONstringify({ t: 'error', kind: 'too-large', message: 'response body exceeds ' + config.maxResponseBytes + ' bytes' });
+        return { t: 'error', kind: 'too-large', message: 'response body exceeds ' + config.maxResponseBytes + ' bytes' };
       }
-      const flatHeaders = {};
+      const flatHeaders = record();
       if (headers !== null && typeof headers === 'object' && !ArrayIsArray(headers)) {
-        for (const name of Object.keys(headers)) flatHeaders[StringCtor(name)] = StringCtor(headers[name]);
+        const names = ObjectKeys(headers);
+        for (let i = 0; i < names.length; i++) flatHeaders[StringCtor(names[i])] = StringCtor(headers[names[i]]);
       }
-      return JSONstringify({ t: 'ok', status, headers: flatHeaders, body: payload.body, encoding: payload.encoding });
+      return { t: 'ok', status, headers: flatHeaders, body: payload.body, encoding: payload.encoding };
     } catch (e) {
-      return JSONstringify({ t: 'error', kind: 'response', message: 'the value returned by the handler cannot be sent: ' + StringCtor(e && e.message) });
+      return { t: 'error', kind: 'response', message: 'the value returned by the handler cannot be sent: ' + StringCtor(e && e.message) };
     }
   }
 
@@ -284,20 +333,37 @@
     handler = fn;
   }
 
+  // The request arrives as JSON text whose `body` is still text (`bodyIsJson` says whether to
+  // parse it): the host never re-serialises a client's JSON, however deeply nested.
   async function dispatch(invocationId, requestJson, metaJson) {
-    const state = { revoked: false, logLines: 0 };
-    live.set(invocationId, state);
+    const state = record();
+    state.revoked = false;
+    state.logLines = 0;
+    state.calls = 0;
+    live[invocationId] = state;
+    let reply;
     try {
-      const request = JSONparse(requestJson);
-      const ctx = makeCtx(invocationId, JSONparse(metaJson));
-      const result = await handler(ObjectFreeze(request), ctx);
-      return encodeResult(result);
+      const raw = JSONparse(requestJson);
+      let body = raw.body;
+      if (raw.bodyIsJson && typeof body === 'string') {
+        try {
+          body = JSONparse(body);
+        } catch (e) {
+          reply = { t: 'error', kind: 'bad-request', message: 'the request body is declared as JSON but does not parse: ' + StringCtor(e && e.message) };
+        }
+      }
+      if (reply === undefined) {
+        const request = ObjectFreeze({ method: raw.method, path: raw.path, query: raw.query, headers: raw.headers, body });
+        const ctx = makeCtx(invocationId, JSONparse(metaJson));
+        reply = encodeResult(await handler(request, ctx));
+      }
     } catch (err) {
-      return encodeError(err);
+      reply = encodeError(err);
     } finally {
       state.revoked = true;
-      live.delete(invocationId);
+      delete live[invocationId];
     }
+    return envelope(reply, state.calls);
   }
 
   return { dispatch, setHandler };

@@ -22,9 +22,12 @@ async function load(code: string, limits: Partial<FunctionLimits> = {}, app = 't
   return s;
 }
 let seq = 0;
-function run(s: Sandbox, req: Partial<FunctionRequest> = {}): Promise<InvocationResult> {
+/** Invoke with a request as the gateway builds it; an object `body` is sent as a JSON body. */
+function run(s: Sandbox, req: Partial<Omit<FunctionRequest, 'body'>> & { body?: unknown } = {}): Promise<InvocationResult> {
   const meta: InvocationMeta = { app: s.spec.app, function: 'fn', version: 'v1', alias: 'prod', requestId: `r${++seq}`, deadline: Date.now() + 1000 };
-  return s.invoke({ method: 'GET', path: '/', query: {}, headers: {}, body: null, ...req }, meta);
+  const { body, ...rest } = req;
+  const wire = body === undefined || body === null ? { body: null, bodyIsJson: false } : typeof body === 'string' ? { body, bodyIsJson: false } : { body: JSON.stringify(body), bodyIsJson: true };
+  return s.invoke({ method: 'GET', path: '/', query: {}, headers: {}, ...rest, ...wire }, meta);
 }
 function errorOf(r: InvocationResult): { status: number; code: string; message: string } {
   assert.equal(r.ok, false, `expected a failure, got ${JSON.stringify(r)}`);
@@ -244,6 +247,89 @@ describe('CPU accounting when invocations interleave', () => {
     await new Promise((res) => setTimeout(res, 20));
     const fine = await run(s);
     assert.ok(fine.ok && fine.body === '"fine"', JSON.stringify(fine));
+  });
+});
+
+describe('hostile answers are bounded by the host', () => {
+  test('patched prototypes cannot unbound messages or logs, forge the answer, or break the next invocation', async () => {
+    const s = await load(`export default async function (req, ctx) {
+      if (req.path === '/tamper') {
+        String.prototype.slice = function () { return this; };
+        Array.prototype.join = function () { return 'x'.repeat(1 << 22); };
+        Map.prototype.get = function () { return { revoked: false, logLines: 0, calls: 0 }; };
+        // Would rewrite the answer envelope if the bootstrap built it from ordinary objects.
+        Object.prototype.toJSON = function () { return 'forged'; };
+        Array.prototype[Symbol.iterator] = function* () { yield 'evil'; };
+        ctx.log.info('y'.repeat(1 << 20));
+        throw new Error('z'.repeat(10 * 1024 * 1024));
+      }
+      return { fine: true };
+    }`, { memoryLimitMiB: 128 });
+    const r = await run(s, { path: '/tamper' });
+    const e = errorOf(r);
+    assert.equal(e.code, 'E_FUNCTION_ERROR');
+    assert.ok(e.message.length <= 4096, `message of ${e.message.length} chars`);
+    assert.ok(r.logs.every((l) => l.message.length <= 8192 + 32), 'log lines stay bounded');
+    const next = await run(s);
+    assert.ok(next.ok, JSON.stringify(next).slice(0, 300));
+    if (!next.ok) return;
+    // The function's own value went through its own toJSON; the envelope (status, encoding) did not.
+    assert.equal(next.status, 200);
+    assert.equal(next.encoding, 'json');
+    assert.equal(next.body, '"forged"');
+  });
+
+  test('too many or too large response headers are E_BAD_RESPONSE, and HttpError codes are sanitised', async () => {
+    const s = await load(`import { response, HttpError } from 'faas';
+      export default async function (req) {
+        const h = {};
+        if (req.path === '/many') { for (let i = 0; i < 100; i++) h['x-h' + i] = '1'; return response('x', { headers: h }); }
+        if (req.path === '/huge') return response('x', { headers: { 'x-big': 'v'.repeat(64 * 1024) } });
+        throw new HttpError(418, 'teapot', { code: 'not a code {"x":1}' });
+      }`);
+    for (const path of ['/many', '/huge']) assert.equal(errorOf(await run(s, { path })).code, 'E_BAD_RESPONSE', path);
+    assert.deepEqual(errorOf(await run(s, { path: '/code' })), { status: 418, code: 'HTTP_418', message: 'teapot' });
+  });
+
+  test('builtin calls made but not awaited are still served', async () => {
+    const s = await load(`export default async function (req, ctx) {
+      if (req.path === '/count') return ctx.redis.get('hits');
+      ctx.redis.incr('hits');
+      return 'fired';
+    }`, {}, 'fire-app');
+    for (let i = 0; i < 20; i++) assert.ok((await run(s)).ok);
+    await new Promise((res) => setTimeout(res, 100));
+    const r = await run(s, { path: '/count' });
+    assert.ok(r.ok);
+    if (r.ok) assert.equal(JSON.parse(r.body ?? ''), '20');
+  });
+
+  test('CPU spent by leftover code after its invocation ended is charged to the isolate and stops it', async () => {
+    // The first call is served after the invocation answered; what follows runs with no invocation.
+    const s = await load(`export default async function (req, ctx) {
+      (async () => {
+        await ctx.redis.get('k');
+        for (let i = 0; i < 40; i++) {
+          const until = Date.now() + 30; while (Date.now() < until) {}
+          try { await ctx.redis.get('k'); } catch {}
+        }
+      })();
+      return 'started';
+    }`);
+    assert.ok((await run(s)).ok);
+    for (let i = 0; i < 60 && !s.poisoned; i++) await new Promise((res) => setTimeout(res, 25));
+    assert.equal(s.poisoned, true, '1.2 s of leftover CPU against a 200 ms limit disposes the isolate');
+  });
+
+  test('leftover code chained on rejected calls inside an invocation is that invocation\'s CPU', async () => {
+    const s = await load(`let stale;
+      export default async function (req, ctx) {
+        if (req.path === '/keep') { stale = ctx; return 'kept'; }
+        (async () => { for (let i = 0; i < 40; i++) { const until = Date.now() + 30; while (Date.now() < until) {} try { await stale.redis.get('k'); } catch {} } })();
+        return 'started';
+      }`);
+    await run(s, { path: '/keep' });
+    assert.equal(errorOf(await run(s, { path: '/launder' })).code, 'E_TIMEOUT');
   });
 });
 

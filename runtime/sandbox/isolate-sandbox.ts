@@ -18,11 +18,11 @@
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { BUILTIN_ERRORS } from '../../builtins/errors.ts';
-import { isPlatformError, RUNTIME_ERRORS, runtimeError, type PlatformError } from '../errors.ts';
+import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts';
 import type {
   BuiltinCallSample, BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
 } from './interface.ts';
+import { decodeReply } from './marshal.ts';
 
 const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
 const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
@@ -62,30 +62,19 @@ interface Running {
   /** Builtin calls this invocation is awaiting; while > 0 it is not charged for the isolate's CPU. */
   waiting: number;
   builtins: BuiltinCallSample[];
+  /** Builtin calls the host served for this invocation, and how many the isolate says it made. */
+  callsSeen: number;
+  callsMade: number;
+  drainTimer?: NodeJS.Timeout;
   logs: CapturedLog[];
   killed: PlatformError | null;
   abort: AbortController;
 }
 
-/** Result envelope produced by isolate-bootstrap.js. */
-type IsolateReply =
-  | { t: 'ok'; status: unknown; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none' }
-  | { t: 'error'; kind: 'http'; status: unknown; code: string; message: string }
-  | { t: 'error'; kind: 'function'; message: string; stack?: string }
-  | { t: 'error'; kind: 'builtin'; code: string; message: string }
-  | { t: 'error'; kind: 'response' | 'too-large'; message: string };
-
-/** HTTP status of a builtin or runtime catalog code (500 for codes of neither catalog). */
-function statusOfCode(code: string): number {
-  const spec = (BUILTIN_ERRORS as Record<string, { status: number }>)[code] ?? (RUNTIME_ERRORS as Record<string, { status: number }>)[code];
-  return spec?.status ?? 500;
-}
-
 /** Builtin call samples kept per invocation for metrics. */
 const MAX_BUILTIN_SAMPLES = 256;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Headers the platform owns; a function cannot set them. */
-const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'server-timing']);
+/** How long an ended invocation keeps serving builtin calls it made but the host has not seen yet, in ms. */
+const DRAIN_MS = 1000;
 
 /**
  * Cold-start a sandbox: create the isolate, harden its context, compile and evaluate the module,
@@ -113,6 +102,10 @@ class IsolateSandbox implements Sandbox {
   private readonly isolate: ivm.Isolate;
   private readonly filename: string;
   private readonly running = new Map<number, Running>();
+  /** Ended invocations whose not-awaited builtin calls are still arriving (see drainOrEnd). */
+  private readonly draining = new Map<number, Running>();
+  /** CPU used by code of no running invocation (leftover promises), in ns, over the isolate's life. */
+  private leftoverNs = 0;
   private readonly references: Array<{ release(): void }> = [];
   private context: ivm.Context | null = null;
   private dispatchRef: ivm.Reference | null = null;
@@ -210,6 +203,8 @@ class IsolateSandbox implements Sandbox {
       cpuNs: 0,
       waiting: 0,
       builtins: [],
+      callsSeen: 0,
+      callsMade: 0,
       logs: [],
       killed: null,
       abort: new AbortController(),
@@ -227,9 +222,10 @@ class IsolateSandbox implements Sandbox {
       // ~50 µs for a thread-pool hop), but it waits for the isolate's lock: if code of another
       // invocation were running in the isolate on the thread pool, this thread (and the watchdog
       // on it) would wait with it. So applySync only when the isolate is provably quiet.
-      const pending = this.isQuiet(inv) ? this.dispatchRef.applySync(undefined, args, options) : this.dispatchRef.apply(undefined, args, options);
-      this.charge(inv); // the synchronous part ran on this thread
-      const reply = await pending as string;
+      const sync = this.isQuiet(inv);
+      const pending = sync ? this.dispatchRef.applySync(undefined, args, options) : this.dispatchRef.apply(undefined, args, options);
+      if (sync) this.charge(inv); // the synchronous part ran on this thread, and only it
+      const reply: unknown = await pending;
       this.charge(inv); // the stretch that settled the handler's promise
       if (inv.killed !== null) return this.failed(inv, inv.killed);
       return this.decode(inv, reply);
@@ -237,9 +233,30 @@ class IsolateSandbox implements Sandbox {
       return this.failed(inv, inv.killed ?? this.classifyInvokeError(err));
     } finally {
       this.running.delete(inv.id);
-      inv.abort.abort();
       this.lastActive = performance.now();
+      this.drainOrEnd(inv);
     }
+  }
+
+  /**
+   * Builtin calls made during an invocation but not awaited may reach the host after its result:
+   * keep serving them (up to the count the isolate reported) for DRAIN_MS, then revoke.
+   */
+  private drainOrEnd(inv: Running): void {
+    if (inv.killed !== null || this.disposed || inv.callsSeen >= inv.callsMade) {
+      inv.abort.abort();
+      return;
+    }
+    this.draining.set(inv.id, inv);
+    const timer = setTimeout(() => this.endDrain(inv), DRAIN_MS);
+    timer.unref();
+    inv.drainTimer = timer;
+  }
+
+  private endDrain(inv: Running): void {
+    if (inv.drainTimer !== undefined) clearTimeout(inv.drainTimer);
+    this.draining.delete(inv.id);
+    inv.abort.abort();
   }
 
   /**
@@ -247,9 +264,9 @@ class IsolateSandbox implements Sandbox {
    * statistics call: it waits for the isolate's lock, so while code runs in the isolate on the
    * thread pool it would block this thread — and with it the watchdog and the heartbeats.
    */
-  heapUsedBytes(): number {
+  heapUsedBytes(refresh = true): number {
     if (this.disposed) return 0;
-    if (!this.heapSampling) {
+    if (refresh && !this.heapSampling) {
       this.heapSampling = true;
       this.isolate.getHeapStatistics().then(
         (stats) => { this.heapBytes = stats.used_heap_size + stats.externally_allocated_size; },
@@ -278,13 +295,17 @@ class IsolateSandbox implements Sandbox {
   // --- host callbacks (called from inside the isolate; arguments are copies) -----------------
 
   private readonly onHostCall = async (invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string> => {
-    const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
-    if (inv === undefined || inv.killed !== null || inv.abort.signal.aborted) {
+    const id = typeof invocationId === 'number' ? invocationId : -1;
+    const inv = this.running.get(id) ?? this.draining.get(id);
+    const drained = inv !== undefined && !this.running.has(id) && inv.callsSeen >= inv.callsMade;
+    if (inv === undefined || inv.killed !== null || inv.abort.signal.aborted || drained) {
       this.charge(null);
+      this.lastCallDoneAt = performance.now(); // the isolate resumes the caller's continuation next
       return JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: `ctx.${String(builtin)}.${String(op)} was called after its invocation ended; the call did nothing.` } });
     }
     this.charge(inv);
     inv.waiting++;
+    inv.callsSeen++;
     this.outstandingCalls++;
     const started = performance.now();
     let failedCode: string | undefined;
@@ -312,6 +333,7 @@ class IsolateSandbox implements Sandbox {
       if (inv.builtins.length < MAX_BUILTIN_SAMPLES) {
         inv.builtins.push({ builtin: String(builtin), op: String(op), ms: this.lastCallDoneAt - started, ...(failedCode === undefined ? {} : { code: failedCode }) });
       }
+      if (this.draining.has(inv.id) && inv.callsSeen >= inv.callsMade && inv.waiting === 0) this.endDrain(inv);
     }
   };
 
@@ -346,12 +368,23 @@ class IsolateSandbox implements Sandbox {
     return this.running.has(inv.id);
   }
 
-  /** Charge the CPU used since the previous event to `inv` (null: to nobody, e.g. leftover code). */
+  /**
+   * Charge the CPU used since the previous event to `inv`; null charges it to the isolate's
+   * leftover budget (code of no running invocation), which disposes the isolate past the CPU limit.
+   */
   private charge(inv: Running | null): void {
     const now = this.readCpuTime();
     if (now <= this.accountedCpu) return;
-    if (inv !== null) inv.cpuNs += Number(now - this.accountedCpu);
+    const delta = Number(now - this.accountedCpu);
     this.accountedCpu = now;
+    if (inv !== null) {
+      inv.cpuNs += delta;
+      return;
+    }
+    this.leftoverNs += delta;
+    if (this.leftoverNs / 1e6 > this.spec.limits.cpuTimeMs) {
+      this.dispose('leftover code', runtimeError('E_TIMEOUT', `the isolate was stopped: code left running by earlier invocations used more than ${this.spec.limits.cpuTimeMs} ms of CPU`));
+    }
   }
 
   private readonly tick = (): void => {
@@ -421,44 +454,13 @@ class IsolateSandbox implements Sandbox {
     return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
   }
 
-  private decode(inv: Running, replyJson: string): InvocationResult {
-    const reply = JSON.parse(replyJson) as IsolateReply;
-    if (reply.t === 'ok') {
-      const status = reply.status;
-      if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
-        return this.failed(inv, runtimeError('E_BAD_RESPONSE', `the function returned an invalid status ${JSON.stringify(status)}: use an integer from 200 to 599`));
-      }
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(reply.headers)) {
-        const lower = name.toLowerCase();
-        if (!HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) {
-          return this.failed(inv, runtimeError('E_BAD_RESPONSE', `the function returned an invalid header ${JSON.stringify(name)}: names are tokens and values have no line breaks`));
-        }
-        if (!RESERVED_HEADERS.has(lower)) headers[lower] = value;
-      }
-      const bytes = reply.body === null ? 0 : Buffer.byteLength(reply.body, reply.encoding === 'base64' ? 'base64' : 'utf8');
-      if (bytes > this.spec.limits.maxResponseBytes) return this.tooLarge(inv, bytes);
-      return { ok: true, status, headers, body: reply.body, encoding: reply.encoding, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
-    }
-    if (reply.kind === 'http') {
-      const status = typeof reply.status === 'number' && Number.isInteger(reply.status) && reply.status >= 400 && reply.status <= 599 ? reply.status : 500;
-      return { ok: false, status, error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
-    }
-    if (reply.kind === 'function') {
-      const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
-      return { ...this.failed(inv, runtimeError('E_FUNCTION_ERROR', reply.message)), logs };
-    }
-    if (reply.kind === 'builtin') {
-      // An uncaught builtin error keeps its code and the status of its catalog (e.g. 503 when Redis is down).
-      return { ok: false, status: statusOfCode(reply.code), error: { code: reply.code, message: reply.message }, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
-    }
-    if (reply.kind === 'too-large') return this.tooLarge(inv, null);
-    return this.failed(inv, runtimeError('E_BAD_RESPONSE', reply.message));
-  }
-
-  private tooLarge(inv: Running, bytes: number | null): InvocationResult {
-    const limit = this.spec.limits.maxResponseBytes;
-    return this.failed(inv, runtimeError('E_RESPONSE_TOO_LARGE', `the response body${bytes === null ? '' : ` (${bytes} bytes)`} exceeds the function's maxResponseBytes limit of ${limit} bytes`, { limitBytes: limit }));
+  private decode(inv: Running, replyJson: unknown): InvocationResult {
+    const reply = decodeReply(replyJson, this.spec.limits.maxResponseBytes);
+    inv.callsMade = reply.calls;
+    const common = { cpuTimeMs: this.cpuMs(inv), builtins: inv.builtins };
+    if (reply.ok) return { ok: true, status: reply.status, headers: reply.headers, body: reply.body, encoding: reply.encoding, ...common, logs: inv.logs };
+    const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.error.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
+    return { ok: false, status: reply.status, error: reply.error, ...common, logs };
   }
 
   private classifyInvokeError(err: unknown): PlatformError {

@@ -129,13 +129,9 @@ process.on('message', (msg: ToWorker) => {
 process.on('disconnect', () => { pool.destroy(); process.exit(0); });
 send({ type: 'ready', pid: process.pid });
 // Lets the supervisor see a blocked event loop (a stuck isolate on this thread) and route around it.
-// It carries the pool's state for /metrics; heap statistics are sampled on every 4th beat (~1 s).
+// It carries the pool's state for /metrics; a new heap sample starts on every 4th beat (~1 s).
 let beats = 0;
-let heap: Record<string, number> = {};
 setInterval(() => {
-  const withHeap = beats++ % 4 === 0;
-  const apps = pool.appStats(withHeap);
-  if (withHeap) heap = Object.fromEntries(Object.entries(apps).map(([app, a]) => [app, a.heapBytes]));
-  else for (const [app, a] of Object.entries(apps)) a.heapBytes = heap[app] ?? 0;
+  const apps = pool.appStats(beats++ % 4 === 0);
   send({ type: 'heartbeat', pool: { apps, evictions: { ...pool.stats().evictions } } });
 }, 250).unref();

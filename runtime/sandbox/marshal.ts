@@ -1,0 +1,130 @@
+/**
+ * Turning what comes out of an isolate into what the platform sends. The reply envelope is built
+ * by isolate-bootstrap.js, but user code runs in the same realm and can tamper with it (patched
+ * prototypes, toJSON, huge strings), so every field is checked and bounded here as if hostile.
+ */
+import { BUILTIN_ERRORS } from '../../builtins/errors.ts';
+import { RUNTIME_ERRORS, runtimeError, type PlatformError } from '../errors.ts';
+
+/** Bounds on what a function's answer may carry besides the body (the body has `maxResponseBytes`). */
+export const REPLY_LIMITS = Object.freeze({
+  /** Characters kept of an error message. */
+  maxMessageChars: 4096,
+  /** Characters kept of the user stack frames written to the logs. */
+  maxStackChars: 4096,
+  /** Response headers a function may set. */
+  maxHeaders: 64,
+  /** Total bytes of header names and values (the same order as common proxies' 16–64 KiB caps). */
+  maxHeaderBytes: 16 * 1024,
+  /** Builtin calls one invocation may make (each is served even if not awaited). */
+  maxCalls: 10_000,
+});
+
+/** Headers the platform owns; a function cannot set them. */
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'server-timing']);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
+const USER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const ENCODINGS = new Set(['json', 'text', 'base64', 'none']);
+
+/** A failure decoded from a reply, with the HTTP status to answer. */
+export interface DecodedFailure {
+  ok: false;
+  status: number;
+  error: { code: string; message: string; [detail: string]: unknown };
+  calls: number;
+  /** The function's own stack frames, for the logs (never sent to the client). */
+  stack?: string;
+}
+
+/** A decoded reply: a response to send, or a failure with its HTTP status. */
+export type DecodedReply =
+  | { ok: true; status: number; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none'; calls: number }
+  | DecodedFailure;
+
+/** HTTP status of a builtin or runtime catalog code, or undefined for codes of neither catalog. */
+export function catalogStatus(code: string): number | undefined {
+  const spec = (BUILTIN_ERRORS as Record<string, { status: number }>)[code] ?? (RUNTIME_ERRORS as Record<string, { status: number }>)[code];
+  return spec?.status;
+}
+
+const text = (value: unknown, max: number): string => (typeof value === 'string' ? value : String(value ?? '')).slice(0, max);
+
+function failure(error: PlatformError, calls: number): DecodedFailure {
+  return { ok: false, status: error.status, error: error.toJSON().error, calls };
+}
+
+/**
+ * Decode and validate the bootstrap's reply JSON.
+ * @param replyJson the string returned by `dispatch` in the isolate
+ * @param maxResponseBytes the version's response limit, in bytes
+ * @returns the response, or a failure carrying a catalog (or the function's own HttpError) code
+ */
+export function decodeReply(replyJson: unknown, maxResponseBytes: number): DecodedReply {
+  let reply: Record<string, unknown>;
+  try {
+    const parsed: unknown = typeof replyJson === 'string' ? JSON.parse(replyJson) : null;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    reply = parsed as Record<string, unknown>;
+  } catch {
+    return failure(runtimeError('E_BAD_RESPONSE', 'the function\'s answer could not be read'), 0);
+  }
+  const calls = typeof reply.calls === 'number' && Number.isInteger(reply.calls) && reply.calls >= 0 ? Math.min(reply.calls, REPLY_LIMITS.maxCalls) : 0;
+  const bad = (message: string) => failure(runtimeError('E_BAD_RESPONSE', message), calls);
+
+  if (reply.t === 'ok') {
+    const { status, body, encoding } = reply;
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+      return bad(`the function returned an invalid status ${JSON.stringify(status)?.slice(0, 40)}: use an integer from 200 to 599`);
+    }
+    if (typeof encoding !== 'string' || !ENCODINGS.has(encoding)) return bad('the function\'s answer has an unknown body encoding');
+    if (!(body === null || typeof body === 'string') || (encoding === 'none') !== (body === null)) return bad('the function\'s answer has an invalid body');
+    const rawHeaders = reply.headers;
+    if (rawHeaders === null || typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) return bad('the function\'s answer has invalid headers');
+    const entries = Object.entries(rawHeaders as Record<string, unknown>);
+    if (entries.length > REPLY_LIMITS.maxHeaders) return bad(`the function set ${entries.length} headers; at most ${REPLY_LIMITS.maxHeaders} are allowed`);
+    const headers: Record<string, string> = {};
+    let headerBytes = 0;
+    for (const [name, value] of entries) {
+      if (typeof value !== 'string' || !HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) {
+        return bad(`the function returned an invalid header ${JSON.stringify(name.slice(0, 64))}: names are tokens and values are strings without line breaks`);
+      }
+      headerBytes += name.length + Buffer.byteLength(value);
+      if (headerBytes > REPLY_LIMITS.maxHeaderBytes) return bad(`the function's headers exceed ${REPLY_LIMITS.maxHeaderBytes} bytes`);
+      const lower = name.toLowerCase();
+      if (!RESERVED_HEADERS.has(lower)) headers[lower] = value;
+    }
+    const bytes = body === null ? 0 : Buffer.byteLength(body, encoding === 'base64' ? 'base64' : 'utf8');
+    if (bytes + headerBytes > maxResponseBytes) return tooLarge(bytes + headerBytes, maxResponseBytes, calls);
+    return { ok: true, status, headers, body, encoding: encoding as 'json' | 'text' | 'base64' | 'none', calls };
+  }
+  if (reply.t !== 'error') return bad('the function\'s answer could not be read');
+  const message = text(reply.message, REPLY_LIMITS.maxMessageChars);
+  switch (reply.kind) {
+    case 'http': {
+      const status = typeof reply.status === 'number' && Number.isInteger(reply.status) && reply.status >= 400 && reply.status <= 599 ? reply.status : 500;
+      const code = typeof reply.code === 'string' && USER_CODE.test(reply.code) ? reply.code : `HTTP_${status}`;
+      return { ok: false, status, error: { code, message }, calls };
+    }
+    case 'function':
+      return { ...failure(runtimeError('E_FUNCTION_ERROR', message), calls), stack: text(reply.stack, REPLY_LIMITS.maxStackChars) };
+    case 'builtin': {
+      // An uncaught builtin error keeps its code and its catalog's status (e.g. 503 when Redis is down).
+      const code = typeof reply.code === 'string' ? reply.code : '';
+      const status = catalogStatus(code);
+      if (status === undefined) return failure(runtimeError('E_FUNCTION_ERROR', message), calls);
+      return { ok: false, status, error: { code, message }, calls };
+    }
+    case 'bad-request':
+      return failure(runtimeError('E_BAD_REQUEST', message), calls);
+    case 'too-large':
+      return tooLarge(null, maxResponseBytes, calls);
+    case 'response':
+      return bad(message);
+    default:
+      return bad('the function\'s answer could not be read');
+  }
+}
+
+function tooLarge(bytes: number | null, limit: number, calls: number): DecodedReply {
+  return failure(runtimeError('E_RESPONSE_TOO_LARGE', `the response${bytes === null ? '' : ` (${bytes} bytes with headers)`} exceeds the function's maxResponseBytes limit of ${limit} bytes`, { limitBytes: limit }), calls);
+}
