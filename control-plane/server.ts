@@ -16,6 +16,7 @@ import { createEmbeddedBackend, type RedisBackend } from '../builtins/redis/back
 import { runtimeError } from '../runtime/errors.ts';
 import { gatewayRoutes } from '../runtime/gateway.ts';
 import { PlatformMetrics } from '../runtime/metrics.ts';
+import { Tracing, tracingFromEnv, type TracingConfig } from '../runtime/tracing.ts';
 import { Resolver } from '../runtime/resolver.ts';
 import { WorkerSupervisor } from '../runtime/supervisor.ts';
 import { createControlPlane } from './core/control-plane.ts';
@@ -45,6 +46,8 @@ export interface PlatformConfig {
   sampleApp: string;
   /** Log level of the platform's own logs (pino levels). @default info */
   logLevel: string;
+  /** Traces: OTEL_EXPORTER_OTLP_ENDPOINT, FAAS_TRACES=console, FAAS_TRACE_SAMPLE_RATIO. */
+  tracing: TracingConfig;
 }
 
 /** Read the configuration from `env`. @throws Error naming the variable when a value is invalid. */
@@ -66,6 +69,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     deploySamples: !['0', 'false', 'no'].includes(String(env.FAAS_DEPLOY_SAMPLES ?? '1').toLowerCase()),
     sampleApp: env.FAAS_SAMPLE_APP || 'demo',
     logLevel: env.FAAS_LOG_LEVEL || 'info',
+    tracing: tracingFromEnv(env),
   };
 }
 
@@ -91,6 +95,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
   const store: Store = await openStore({ dataDir: config.dataDir, mysqlUrl: config.mysqlUrl });
   const controlPlane = createControlPlane({ store });
   const metrics = new PlatformMetrics();
+  const tracing = new Tracing(config.tracing);
   let redisBackend: RedisBackend | null = null;
   let supervisor: WorkerSupervisor | null = null;
   const app = Fastify({
@@ -129,6 +134,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
       supervisor,
       appendLogs: (lines) => { void controlPlane.appendLogs(lines); },
       appExists: async (name) => (await store.getApp(name)) !== null,
+      tracing,
       onInvocation: (target, result, durationMs) => metrics.observeInvocation(target, {
         status: result.status,
         errorCode: result.ok ? undefined : result.error.code,
@@ -174,6 +180,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
           await app.close();
           await sup.close();
           resolver.close();
+          await tracing.close();
           await controlPlane.close();
           await redisBackend?.close();
           await store.close();

@@ -13,6 +13,7 @@ import { isPlatformError, runtimeError, type PlatformError } from './errors.ts';
 import type { Resolver } from './resolver.ts';
 import type { FunctionRequest } from './sandbox/interface.ts';
 import type { SupervisedResult, WorkerSupervisor } from './supervisor.ts';
+import type { Tracing } from './tracing.ts';
 
 /** What the gateway needs from the rest of the platform. */
 export interface GatewayDeps {
@@ -22,6 +23,8 @@ export interface GatewayDeps {
   appendLogs: (lines: LogLine[]) => void;
   /** Whether an app exists; used only on the 404 path to tell E_APP_NOT_FOUND from E_FUNCTION_NOT_FOUND. */
   appExists?: (app: string) => Promise<boolean>;
+  /** Traces (a span per invocation); absent or disabled → none. */
+  tracing?: Pick<Tracing, 'startInvocation'>;
   /** Called after every invocation (metrics hook). */
   onInvocation?: (target: ResolvedTarget, result: SupervisedResult, durationMs: number) => void;
 }
@@ -112,6 +115,7 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     const target = request.faasTarget as ResolvedTarget;
     const requestId = request.faasRequestId as string;
     const started = performance.now();
+    const span = deps.tracing?.startInvocation(request.headers, { app: target.app, function: target.function, requestId, method: request.method });
     const fnRequest: FunctionRequest = {
       method: request.method,
       path: '/' + (request.params['*'] ?? ''),
@@ -124,9 +128,16 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       fnRequest,
       { app: target.app, function: target.function, version: target.versionId, alias: target.alias, requestId, deadline: Date.now() + target.limits.wallTimeMs },
     );
+    const traceId = span?.traceId ?? '';
+    span?.end({
+      target, status: result.status, errorCode: result.ok ? undefined : result.error.code,
+      coldStart: result.coldStart, coldStartAt: result.coldStart ? result.acquiredFrom : undefined, coldStartMs: result.coldStartMs,
+      builtins: result.builtins, workerPid: result.workerPid,
+    });
     if (result.logs.length > 0) {
-      deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId })));
+      deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId, ...(traceId === '' ? {} : { traceId }) })));
     }
+    if (traceId !== '') reply.header('x-faas-trace-id', traceId);
     deps.onInvocation?.(target, result, performance.now() - started);
     if (result.ok) reply.headers(result.headers); // reserved names were already dropped by the sandbox
     reply.header('x-faas-version', target.versionId);

@@ -89,6 +89,8 @@ export interface LogLine {
   message: string;
   /** Epoch milliseconds. */
   time: number;
+  /** Trace id of the invocation when it was traced (joins logs to traces). */
+  traceId?: string;
 }
 
 /** Event published when an alias moves, so runtimes drop their cached resolution at once. */

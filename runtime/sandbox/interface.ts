@@ -58,6 +58,8 @@ export interface CapturedLog {
 export interface BuiltinCallSample {
   builtin: string;
   op: string;
+  /** Epoch ms (fractional) when the host received the call. */
+  startedAt: number;
   ms: number;
   code?: string;
 }

@@ -308,6 +308,7 @@ class IsolateSandbox implements Sandbox {
     inv.callsSeen++;
     this.outstandingCalls++;
     const started = performance.now();
+    const startedAt = performance.timeOrigin + started;
     let failedCode: string | undefined;
     try {
       const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
@@ -331,7 +332,7 @@ class IsolateSandbox implements Sandbox {
       this.outstandingCalls--;
       this.lastCallDoneAt = performance.now();
       if (inv.builtins.length < MAX_BUILTIN_SAMPLES) {
-        inv.builtins.push({ builtin: String(builtin), op: String(op), ms: this.lastCallDoneAt - started, ...(failedCode === undefined ? {} : { code: failedCode }) });
+        inv.builtins.push({ builtin: String(builtin), op: String(op), startedAt, ms: this.lastCallDoneAt - started, ...(failedCode === undefined ? {} : { code: failedCode }) });
       }
       if (this.draining.has(inv.id) && inv.callsSeen >= inv.callsMade && inv.waiting === 0) this.endDrain(inv);
     }

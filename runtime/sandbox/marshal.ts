@@ -21,7 +21,7 @@ export const REPLY_LIMITS = Object.freeze({
 });
 
 /** Headers the platform owns; a function cannot set them. */
-const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'server-timing']);
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'x-faas-trace-id', 'server-timing']);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 const USER_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const ENCODINGS = new Set(['json', 'text', 'base64', 'none']);

@@ -29,6 +29,8 @@ export interface ResultTimings {
   coldStart: boolean;
   /** Cold start time (waiting for the single-flight creation included), ms; 0 when warm. */
   coldStartMs: number;
+  /** Epoch ms when this invocation started waiting for its isolate (for the cold-start span). */
+  acquiredFrom: number;
   /** Time waiting for a free isolate slot, ms. */
   queueMs: number;
 }

@@ -82,10 +82,11 @@ function failure(err: unknown): InvocationResult {
 
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
   let result: InvocationResult;
-  const timings: ResultTimings = { coldStart: false, coldStartMs: 0, queueMs: 0 };
+  const timings: ResultTimings = { coldStart: false, coldStartMs: 0, queueMs: 0, acquiredFrom: 0 };
   try {
     const code = await codeFor(msg.target);
     const acquireStart = performance.now();
+    timings.acquiredFrom = performance.timeOrigin + acquireStart;
     const lease = await pool.acquire({ ...msg.target, code });
     const acquireMs = performance.now() - acquireStart;
     timings.coldStart = lease.coldStart;
