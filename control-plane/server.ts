@@ -135,7 +135,9 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
       appendLogs: (lines) => { void controlPlane.appendLogs(lines); },
       appExists: async (name) => (await store.getApp(name)) !== null,
       tracing,
-      onInvocation: (target, result, durationMs) => metrics.observeInvocation(target, {
+      onInvocation: (target, result, durationMs) => {
+        metrics.observeUserMetrics(target.app, result.metrics);
+        metrics.observeInvocation(target, {
         status: result.status,
         errorCode: result.ok ? undefined : result.error.code,
         durationMs,
@@ -144,7 +146,8 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
         coldStartMs: result.coldStartMs,
         queueMs: result.queueMs,
         builtins: result.builtins,
-      }),
+        });
+      },
     });
     const sup = supervisor;
     app.get('/healthz', async () => ({ status: 'ok' }));

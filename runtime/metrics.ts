@@ -10,7 +10,17 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResolvedTarget } from '../control-plane/core/types.ts';
 import { catalogStatus } from './sandbox/marshal.ts';
+import type { UserMetricSample } from './sandbox/interface.ts';
 import type { BuiltinSample, PoolSample } from './worker/protocol.ts';
+
+interface UserFamily {
+  kind: UserMetricSample['kind'];
+  labelNames: string[];
+  metric: Counter<string> | Gauge<string> | Histogram<string>;
+}
+
+/** `ctx.metrics` families (names) per app, and series (label combinations) per app. */
+export const USER_METRIC_LIMITS = Object.freeze({ familiesPerApp: 50, seriesPerApp: 1000 });
 
 /** Versions per function that keep their own `faas_invocations_total` series. */
 export const MAX_VERSIONS_PER_FUNCTION = 5;
@@ -56,6 +66,10 @@ export class PlatformMetrics {
   private readonly workerRestarts: Gauge;
   private readonly quarantined: Gauge;
   private readonly pools = new Map<number, PoolSample>();
+  private readonly userMetricsDropped: Counter<'app' | 'reason'>;
+  /** app → metric name → its family; plus the series keys seen per app (for the cap). */
+  private readonly userFamilies = new Map<string, Map<string, UserFamily>>();
+  private readonly userSeries = new Map<string, Set<string>>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -74,6 +88,7 @@ export class PlatformMetrics {
     this.workersUp = new Gauge({ name: 'faas_workers_up', help: 'Isolate-host worker processes ready.', registers });
     this.workerRestarts = new Gauge({ name: 'faas_worker_restarts', help: 'Worker restarts since the platform started.', registers });
     this.quarantined = new Gauge({ name: 'faas_quarantined_versions', help: 'Versions quarantined for crashing workers.', registers });
+    this.userMetricsDropped = new Counter({ name: 'faas_app_metrics_dropped_total', help: 'ctx.metrics samples refused by the per-app caps or for changing a metric\'s kind or labels.', labelNames: ['app', 'reason'], registers });
   }
 
   /** Record one invocation of `target` (a resolved, existing function). */
@@ -94,6 +109,52 @@ export class PlatformMetrics {
       this.builtinDuration.observe({ app: target.app, builtin: b.builtin, operation: b.op, outcome: b.code === undefined ? 'ok' : 'error' }, b.ms / 1000);
       if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, builtin: b.builtin, operation: b.op, code: catalogStatus(b.code) === undefined ? 'other' : b.code });
     }
+  }
+
+  /**
+   * Record an invocation's `ctx.metrics` samples (already validated by the sandbox's marshal).
+   * Each app's metric `name` is exported as `faas_app_<app>_<name>` (dashes in the app become
+   * underscores) with an `app` label, so apps never share or squat a family. A name keeps the
+   * kind and label names of its first sample; at most USER_METRIC_LIMITS families and series per
+   * app; anything else is dropped and counted in `faas_app_metrics_dropped_total`.
+   */
+  observeUserMetrics(app: string, samples: readonly UserMetricSample[]): void {
+    if (samples.length === 0) return;
+    let families = this.userFamilies.get(app);
+    if (families === undefined) {
+      families = new Map();
+      this.userFamilies.set(app, families);
+    }
+    let series = this.userSeries.get(app);
+    if (series === undefined) {
+      series = new Set();
+      this.userSeries.set(app, series);
+    }
+    for (const sample of samples) {
+      const labelNames = Object.keys(sample.labels).sort();
+      let family = families.get(sample.name);
+      if (family === undefined) {
+        if (families.size >= USER_METRIC_LIMITS.familiesPerApp) { this.userMetricsDropped.inc({ app, reason: 'families' }); continue; }
+        family = this.createUserFamily(app, sample.name, sample.kind, labelNames);
+        families.set(sample.name, family);
+      }
+      if (family.kind !== sample.kind || family.labelNames.join(',') !== labelNames.join(',')) { this.userMetricsDropped.inc({ app, reason: 'shape' }); continue; }
+      const seriesKey = `${sample.name}|${labelNames.map((k) => sample.labels[k]).join('\u0000')}`;
+      if (!series.has(seriesKey)) {
+        if (series.size >= USER_METRIC_LIMITS.seriesPerApp) { this.userMetricsDropped.inc({ app, reason: 'series' }); continue; }
+        series.add(seriesKey);
+      }
+      const labels = { ...sample.labels, app };
+      if (family.metric instanceof Counter) family.metric.inc(labels, sample.value);
+      else if (family.metric instanceof Gauge) family.metric.set(labels, sample.value);
+      else family.metric.observe(labels, sample.value);
+    }
+  }
+
+  private createUserFamily(app: string, name: string, kind: UserMetricSample['kind'], labelNames: string[]): UserFamily {
+    const config = { name: `faas_app_${app.replaceAll('-', '_')}_${name}`, help: `ctx.metrics ${kind} ${name} of app ${app}`, labelNames: ['app', ...labelNames], registers: [this.registry] };
+    const metric = kind === 'counter' ? new Counter(config) : kind === 'gauge' ? new Gauge(config) : new Histogram(config);
+    return { kind, labelNames, metric };
   }
 
   /** A worker's pool state (sent with its heartbeat); `null` when the worker is gone. */

@@ -371,6 +371,6 @@ export class WorkerSupervisor {
   }
 
   private failure(error: ReturnType<typeof runtimeError>, workerPid = 0): SupervisedResult {
-    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [], coldStart: false, coldStartMs: 0, queueMs: 0, acquiredFrom: 0, workerPid };
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [], metrics: [], coldStart: false, coldStartMs: 0, queueMs: 0, acquiredFrom: 0, workerPid };
   }
 }

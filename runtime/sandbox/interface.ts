@@ -64,6 +64,15 @@ export interface BuiltinCallSample {
   code?: string;
 }
 
+/** One `ctx.metrics` sample, validated by the host (see runtime/sandbox/marshal.ts for the rules). */
+export interface UserMetricSample {
+  kind: 'counter' | 'gauge' | 'histogram';
+  /** `[a-z][a-z0-9_]{0,62}`; exported as `faas_app_<name>` with the app as a label. */
+  name: string;
+  value: number;
+  labels: Record<string, string>;
+}
+
 /** A successful invocation result: what the gateway sends. */
 export interface InvocationOk {
   ok: true;
@@ -77,6 +86,8 @@ export interface InvocationOk {
   logs: CapturedLog[];
   /** Builtin calls made (at most 256 are kept). */
   builtins: BuiltinCallSample[];
+  /** `ctx.metrics` samples of the invocation. */
+  metrics: UserMetricSample[];
 }
 
 /** A failed invocation: a catalog error body plus the captured logs. */
@@ -87,6 +98,7 @@ export interface InvocationFailed {
   cpuTimeMs: number;
   logs: CapturedLog[];
   builtins: BuiltinCallSample[];
+  metrics: UserMetricSample[];
 }
 
 export type InvocationResult = InvocationOk | InvocationFailed;

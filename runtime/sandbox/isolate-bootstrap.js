@@ -5,7 +5,7 @@
 //                 (invocationId, builtin, op, argsJson) => Promise<string /* reply JSON */>
 //   $1  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
 //   $2  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
-//                   maxResponseBytes: number, filename: string }
+//                   maxResponseBytes: number, maxMetricSamples: number, filename: string }
 // It returns { dispatch, setHandler } (the host keeps References to both).
 //
 // The AST checker refuses eval & co. early with clear messages; this file is the boundary that
@@ -50,11 +50,12 @@
 
   /** A plain record with no prototype: JSON.stringify finds no (user-patched) toJSON on it. */
   const record = () => ObjectCreate(null);
-  const envelope = (fields, calls) => {
+  const envelope = (fields, calls, metrics) => {
     const out = record();
     const keys = ObjectKeys(fields);
     for (let i = 0; i < keys.length; i++) out[keys[i]] = fields[keys[i]];
     out.calls = calls;
+    out.metrics = metrics;
     return JSONstringify(out);
   };
   const utf8Length = (s) => {
@@ -205,6 +206,26 @@
     ReflectApply(hostLogApply, hostLog, [undefined, [invocationId, level, message], { arguments: { copy: true } }]);
   }
 
+  // ctx.metrics: samples are collected per invocation and leave with the answer (no host call per
+  // sample); the host validates names, labels and values and applies its per-app caps.
+  const METRIC_KINDS = ['counter', 'gauge', 'histogram'];
+  function recordMetric(invocationId, kind, name, value, labels) {
+    const state = live[invocationId];
+    if (state === undefined || state.revoked) return;
+    if (state.metrics.length >= config.maxMetricSamples) { state.metricsDropped++; return; }
+    const sample = record();
+    sample.kind = kind;
+    sample.name = StringCtor(name);
+    sample.value = typeof value === 'number' ? value : Number(value);
+    const flat = record();
+    if (labels !== null && typeof labels === 'object') {
+      const keys = ObjectKeys(labels);
+      for (let i = 0; i < keys.length && i < 8; i++) flat[StringCtor(keys[i])] = StringCtor(labels[keys[i]]);
+    }
+    sample.labels = flat;
+    arrPush(state.metrics, sample);
+  }
+
   function makeCtx(invocationId, meta) {
     const redis = record();
     const commands = config.redisCommands;
@@ -228,6 +249,11 @@
       user: null,
       log,
       redis: ObjectFreeze(redis),
+      metrics: ObjectFreeze({
+        counter: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[0], name, value === undefined ? 1 : value, labels),
+        gauge: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[1], name, value, labels),
+        histogram: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[2], name, value, labels),
+      }),
     });
   }
 
@@ -340,6 +366,8 @@
     state.revoked = false;
     state.logLines = 0;
     state.calls = 0;
+    state.metrics = [];
+    state.metricsDropped = 0;
     live[invocationId] = state;
     let reply;
     try {
@@ -363,7 +391,7 @@
       state.revoked = true;
       delete live[invocationId];
     }
-    return envelope(reply, state.calls);
+    return envelope(reply, state.calls, state.metrics);
   }
 
   return { dispatch, setHandler };

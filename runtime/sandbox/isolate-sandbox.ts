@@ -22,7 +22,7 @@ import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts'
 import type {
   BuiltinCallSample, BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
 } from './interface.ts';
-import { decodeReply } from './marshal.ts';
+import { decodeReply, REPLY_LIMITS } from './marshal.ts';
 
 const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
 const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
@@ -156,6 +156,7 @@ class IsolateSandbox implements Sandbox {
       maxLogLines: this.options.maxLogLines,
       maxLogLineChars: this.options.maxLogLineChars,
       maxResponseBytes: limits.maxResponseBytes,
+      maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
       filename: this.filename,
     }).copyInto();
     const entry = await context.evalClosure(`return (${BOOTSTRAP_SOURCE})($0, $1, $2);`, [hostCall, hostLog, config], {
@@ -452,15 +453,17 @@ class IsolateSandbox implements Sandbox {
   }
 
   private failed(inv: Running, error: PlatformError): InvocationResult {
-    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins };
+    return { ok: false, status: error.status, error: error.toJSON().error, cpuTimeMs: this.cpuMs(inv), logs: inv.logs, builtins: inv.builtins, metrics: [] };
   }
 
   private decode(inv: Running, replyJson: unknown): InvocationResult {
     const reply = decodeReply(replyJson, this.spec.limits.maxResponseBytes);
     inv.callsMade = reply.calls;
-    const common = { cpuTimeMs: this.cpuMs(inv), builtins: inv.builtins };
-    if (reply.ok) return { ok: true, status: reply.status, headers: reply.headers, body: reply.body, encoding: reply.encoding, ...common, logs: inv.logs };
-    const logs = reply.stack ? [...inv.logs, { level: 'error' as const, message: `${reply.error.message}\n${reply.stack}`, time: Date.now() }] : inv.logs;
+    const common = { cpuTimeMs: this.cpuMs(inv), builtins: inv.builtins, metrics: reply.metrics };
+    const logs = [...inv.logs];
+    if (reply.metricsDropped > 0) logs.push({ level: 'warn', message: `ctx.metrics: ${reply.metricsDropped} sample(s) were malformed or over the limit of ${REPLY_LIMITS.maxMetricSamples} per invocation and were dropped`, time: Date.now() });
+    if (reply.ok) return { ok: true, status: reply.status, headers: reply.headers, body: reply.body, encoding: reply.encoding, ...common, logs };
+    if (reply.stack) logs.push({ level: 'error', message: `${reply.error.message}\n${reply.stack}`, time: Date.now() });
     return { ok: false, status: reply.status, error: reply.error, ...common, logs };
   }
 

@@ -5,6 +5,7 @@
  */
 import { BUILTIN_ERRORS } from '../../builtins/errors.ts';
 import { RUNTIME_ERRORS, runtimeError, type PlatformError } from '../errors.ts';
+import type { UserMetricSample } from './interface.ts';
 
 /** Bounds on what a function's answer may carry besides the body (the body has `maxResponseBytes`). */
 export const REPLY_LIMITS = Object.freeze({
@@ -18,7 +19,38 @@ export const REPLY_LIMITS = Object.freeze({
   maxHeaderBytes: 16 * 1024,
   /** Builtin calls one invocation may make (each is served even if not awaited). */
   maxCalls: 10_000,
+  /** `ctx.metrics` samples kept per invocation. */
+  maxMetricSamples: 1000,
+  /** Labels per `ctx.metrics` sample, and characters per label value. */
+  maxMetricLabels: 5,
+  maxMetricLabelChars: 128,
 });
+
+const METRIC_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const LABEL_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const METRIC_KINDS = new Set(['counter', 'gauge', 'histogram']);
+
+/**
+ * Keep the well-formed `ctx.metrics` samples: a known kind, a metric name and label names of
+ * lower-case letters, digits and `_` (label `app` is the platform's), at most 5 labels, finite
+ * values (counters: ≥ 0). Malformed samples are dropped (counted by the caller as dropped).
+ */
+export function decodeMetricSamples(raw: unknown): { samples: UserMetricSample[]; dropped: number } {
+  if (!Array.isArray(raw)) return { samples: [], dropped: 0 };
+  const samples: UserMetricSample[] = [];
+  let dropped = Math.max(0, raw.length - REPLY_LIMITS.maxMetricSamples);
+  for (const item of raw.slice(0, REPLY_LIMITS.maxMetricSamples) as unknown[]) {
+    const s = item as { kind?: unknown; name?: unknown; value?: unknown; labels?: unknown };
+    const labels = s.labels !== null && typeof s.labels === 'object' && !Array.isArray(s.labels) ? Object.entries(s.labels as Record<string, unknown>) : null;
+    const ok = typeof s.kind === 'string' && METRIC_KINDS.has(s.kind) && typeof s.name === 'string' && METRIC_NAME.test(s.name)
+      && typeof s.value === 'number' && Number.isFinite(s.value) && !(s.kind === 'counter' && s.value < 0)
+      && labels !== null && labels.length <= REPLY_LIMITS.maxMetricLabels
+      && labels.every(([k, v]) => LABEL_NAME.test(k) && k !== 'app' && typeof v === 'string' && v.length <= REPLY_LIMITS.maxMetricLabelChars);
+    if (!ok) { dropped++; continue; }
+    samples.push({ kind: s.kind as UserMetricSample['kind'], name: s.name as string, value: s.value as number, labels: Object.fromEntries(labels as Array<[string, string]>) });
+  }
+  return { samples, dropped };
+}
 
 /** Headers the platform owns; a function cannot set them. */
 const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection', 'x-faas-request-id', 'x-faas-version', 'x-faas-cold-start', 'x-faas-trace-id', 'server-timing']);
@@ -32,13 +64,14 @@ export interface DecodedFailure {
   status: number;
   error: { code: string; message: string; [detail: string]: unknown };
   calls: number;
+  metrics: UserMetricSample[];
   /** The function's own stack frames, for the logs (never sent to the client). */
   stack?: string;
 }
 
 /** A decoded reply: a response to send, or a failure with its HTTP status. */
 export type DecodedReply =
-  | { ok: true; status: number; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none'; calls: number }
+  | { ok: true; status: number; headers: Record<string, string>; body: string | null; encoding: 'json' | 'text' | 'base64' | 'none'; calls: number; metrics: UserMetricSample[] }
   | DecodedFailure;
 
 /** HTTP status of a builtin or runtime catalog code, or undefined for codes of neither catalog. */
@@ -49,8 +82,8 @@ export function catalogStatus(code: string): number | undefined {
 
 const text = (value: unknown, max: number): string => (typeof value === 'string' ? value : String(value ?? '')).slice(0, max);
 
-function failure(error: PlatformError, calls: number): DecodedFailure {
-  return { ok: false, status: error.status, error: error.toJSON().error, calls };
+function failure(error: PlatformError, calls: number, metrics: UserMetricSample[] = []): DecodedFailure {
+  return { ok: false, status: error.status, error: error.toJSON().error, calls, metrics };
 }
 
 /**
@@ -59,15 +92,21 @@ function failure(error: PlatformError, calls: number): DecodedFailure {
  * @param maxResponseBytes the version's response limit, in bytes
  * @returns the response, or a failure carrying a catalog (or the function's own HttpError) code
  */
-export function decodeReply(replyJson: unknown, maxResponseBytes: number): DecodedReply {
+export function decodeReply(replyJson: unknown, maxResponseBytes: number): DecodedReply & { metricsDropped: number } {
   let reply: Record<string, unknown>;
   try {
     const parsed: unknown = typeof replyJson === 'string' ? JSON.parse(replyJson) : null;
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     reply = parsed as Record<string, unknown>;
   } catch {
-    return failure(runtimeError('E_BAD_RESPONSE', 'the function\'s answer could not be read'), 0);
+    return { ...failure(runtimeError('E_BAD_RESPONSE', 'the function\'s answer could not be read'), 0), metricsDropped: 0 };
   }
+  const { samples, dropped } = decodeMetricSamples(reply.metrics);
+  return { ...decodeFields(reply, maxResponseBytes), metrics: samples, metricsDropped: dropped };
+}
+
+/** The answer's fields other than `metrics` (returned with `metrics: []`). */
+function decodeFields(reply: Record<string, unknown>, maxResponseBytes: number): DecodedReply {
   const calls = typeof reply.calls === 'number' && Number.isInteger(reply.calls) && reply.calls >= 0 ? Math.min(reply.calls, REPLY_LIMITS.maxCalls) : 0;
   const bad = (message: string) => failure(runtimeError('E_BAD_RESPONSE', message), calls);
 
@@ -95,7 +134,7 @@ export function decodeReply(replyJson: unknown, maxResponseBytes: number): Decod
     }
     const bytes = body === null ? 0 : Buffer.byteLength(body, encoding === 'base64' ? 'base64' : 'utf8');
     if (bytes + headerBytes > maxResponseBytes) return tooLarge(bytes + headerBytes, maxResponseBytes, calls);
-    return { ok: true, status, headers, body, encoding: encoding as 'json' | 'text' | 'base64' | 'none', calls };
+    return { ok: true, status, headers, body, encoding: encoding as 'json' | 'text' | 'base64' | 'none', calls, metrics: [] };
   }
   if (reply.t !== 'error') return bad('the function\'s answer could not be read');
   const message = text(reply.message, REPLY_LIMITS.maxMessageChars);
@@ -103,7 +142,7 @@ export function decodeReply(replyJson: unknown, maxResponseBytes: number): Decod
     case 'http': {
       const status = typeof reply.status === 'number' && Number.isInteger(reply.status) && reply.status >= 400 && reply.status <= 599 ? reply.status : 500;
       const code = typeof reply.code === 'string' && USER_CODE.test(reply.code) ? reply.code : `HTTP_${status}`;
-      return { ok: false, status, error: { code, message }, calls };
+      return { ok: false, status, error: { code, message }, calls, metrics: [] };
     }
     case 'function':
       return { ...failure(runtimeError('E_FUNCTION_ERROR', message), calls), stack: text(reply.stack, REPLY_LIMITS.maxStackChars) };
@@ -112,7 +151,7 @@ export function decodeReply(replyJson: unknown, maxResponseBytes: number): Decod
       const code = typeof reply.code === 'string' ? reply.code : '';
       const status = catalogStatus(code);
       if (status === undefined) return failure(runtimeError('E_FUNCTION_ERROR', message), calls);
-      return { ok: false, status, error: { code, message }, calls };
+      return { ok: false, status, error: { code, message }, calls, metrics: [] };
     }
     case 'bad-request':
       return failure(runtimeError('E_BAD_REQUEST', message), calls);

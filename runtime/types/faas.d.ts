@@ -288,6 +288,24 @@ interface FaasContext {
   readonly user: null;
   readonly log: FaasLog;
   readonly redis: FaasRedis;
+  /** Business metrics, exported by the platform's /metrics as `faas_app_<app>_<name>{app,...labels}`. */
+  readonly metrics: FaasMetrics;
+}
+
+/**
+ * `ctx.metrics`: samples are recorded with the invocation's answer (no I/O). A `name` is
+ * `[a-z][a-z0-9_]{0,62}`; labels are at most 5, names `[a-z][a-z0-9_]{0,31}` (not `app`), values
+ * strings ≤ 128 characters. A name keeps the kind and label names of its first sample. Per app at
+ * most 50 names and 1,000 label combinations; at most 1,000 samples per invocation. Malformed
+ * samples are dropped with a `warn` log line.
+ */
+interface FaasMetrics {
+  /** Add `value` (default 1, must be ≥ 0) to a counter. */
+  counter(name: string, value?: number, labels?: Record<string, string>): void;
+  /** Set a gauge to `value`. */
+  gauge(name: string, value: number, labels?: Record<string, string>): void;
+  /** Observe `value` in a histogram (Prometheus default buckets, 5 ms … 10 s: use seconds). */
+  histogram(name: string, value: number, labels?: Record<string, string>): void;
 }
 
 // --- the answer -----------------------------------------------------------------------------

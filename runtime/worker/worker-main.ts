@@ -77,7 +77,7 @@ const pool = new IsolatePool((spec) => createIsolateSandbox(spec, builtins, sand
 function failure(err: unknown): InvocationResult {
   const e = isPlatformError(err) ? err : runtimeError('E_INTERNAL', 'the invocation failed because of a platform fault');
   if (!isPlatformError(err)) process.stderr.write(`worker ${process.pid}: ${(err as Error)?.stack ?? String(err)}\n`);
-  return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [] };
+  return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [], metrics: [] };
 }
 
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {

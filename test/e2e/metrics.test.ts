@@ -82,3 +82,42 @@ test(`a function keeps the series of at most ${MAX_VERSIONS_PER_FUNCTION} versio
   assert.ok(versions.has(ids.at(-1) as string), 'the newest version has its series');
   assert.ok(!versions.has(ids[0] as string), 'the oldest was dropped');
 });
+
+test('ctx.metrics samples are exported per app with the app label; malformed ones are dropped with a log line', async () => {
+  const code = `export default async (req, ctx) => {
+    ctx.metrics.counter('gifts_total', 5, { room: 'r1' });
+    ctx.metrics.counter('gifts_total');
+    ctx.metrics.gauge('viewers', 42);
+    ctx.metrics.histogram('gift_size', 0.3);
+    ctx.metrics.counter('Bad-Name', 1);
+    ctx.metrics.counter('negative', -1);
+    return 'ok';
+  }`;
+  await deploy(p, 'metrics', 'business', code);
+  await deploy(p, 'metrics-b', 'business', code.replace("'gifts_total', 5", "'gifts_total', 7"));
+  for (let i = 0; i < 2; i++) assert.equal((await invoke(p, 'metrics', 'business')).status, 200);
+  const r = await invoke(p, 'metrics-b', 'business', '/', { headers: { 'x-request-id': 'biz-b-1' } });
+  assert.equal(r.status, 200);
+  const s = await scrape();
+  assert.equal(value(s, 'faas_app_metrics_gifts_total', { app: 'metrics', room: 'r1' }), 10);
+  assert.equal(value(s, 'faas_app_metrics_gifts_total', { app: 'metrics' }) !== undefined, true);
+  assert.equal(value(s, 'faas_app_metrics_viewers', { app: 'metrics' }), 42);
+  assert.equal(value(s, 'faas_app_metrics_gift_size_count', { app: 'metrics' }), 2);
+  assert.equal(value(s, 'faas_app_metrics_b_gifts_total', { app: 'metrics-b', room: 'r1' }), 7, 'another app\'s family of the same name is its own');
+  assert.ok(!s.some((x) => /bad|negative/i.test(x.name)));
+  const logs = await call(`${p.url}/api/apps/metrics-b/functions/business/logs?requestId=biz-b-1`, { headers: { authorization: `Bearer ${p.apiKey}` } });
+  assert.match(JSON.stringify(logs.body), /ctx\.metrics: 2 sample\(s\) were malformed/);
+});
+
+test('ctx.metrics series are capped per app and the overflow is counted', async () => {
+  await deploy(p, 'metrics-cap', 'many', `export default async (req, ctx) => {
+    const base = Number(req.query.base);
+    for (let i = 0; i < 600; i++) ctx.metrics.counter('hits_total', 1, { player: String(base + i) });
+    return 'ok';
+  }`);
+  assert.equal((await invoke(p, 'metrics-cap', 'many', '/?base=0')).status, 200);
+  assert.equal((await invoke(p, 'metrics-cap', 'many', '/?base=600')).status, 200);
+  const s = await scrape();
+  assert.equal(s.filter((x) => x.name === 'faas_app_metrics_cap_hits_total').length, 1000);
+  assert.equal(value(s, 'faas_app_metrics_dropped_total', { app: 'metrics-cap', reason: 'series' }), 200);
+});
