@@ -1,0 +1,200 @@
+/**
+ * `npm run bench`: the platform against its peers, in one run on loopback.
+ *
+ *  1. Throughput (`hello`, `json`, `leaderboard`): bare fastify, workerd and the platform serve
+ *     the same handler source (`peers/handlers/*.js`); autocannon drives each at 50 connections,
+ *     1 s warm-up + 5 s measured, 3 interleaved repetitions; median and spread.
+ *  2. Cold start: first invocation of fresh versions (platform) vs fresh dynamic Workers (workerd).
+ *  3. Density: N distinct functions deployed and invoked once on a fresh platform; RSS of its
+ *     process tree, warm isolates, round-robin latency.
+ *  4. Profile (when a target is missed): the platform under the same load with --cpu-prof.
+ *
+ * Prints every table and writes them into bench/RESULTS.md. Knobs (environment): BENCH_DURATION
+ * (5 s), BENCH_WARMUP (1 s), BENCH_REPS (3), BENCH_CONNECTIONS (50), BENCH_COLD (200),
+ * BENCH_DENSITY (1000), BENCH_PASSES (3), BENCH_PIN (1: load generator on CPU 0, servers on CPU 1),
+ * BENCH_PROFILE (auto: only when a target is missed; 1 always; 0 never), BENCH_WRITE (1).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { canPin, pinProcess } from './harness/proc.ts';
+import { hasRedisServer, startRedis } from './harness/redis.ts';
+import { ms, percentile } from './harness/stats.ts';
+import { startFastify, type FastifyPeer } from './peers/fastify.ts';
+import { startPlatform, type PlatformPeer } from './peers/platform.ts';
+import { probeWorkerd, startWorkerd, type WorkerdPeer } from './peers/workerd.ts';
+import { cpuPerRequestUs, extrapolateRss, medianP99, medianRps, peersSection, profileBody, writeResults, type BenchReport, type TargetCheck } from './report.ts';
+import { JSON_BODY } from './workloads/bodies.ts';
+import { platformColdStarts, workerdColdStarts, workerdProcessStarts, type ColdStartResult } from './workloads/cold-start.ts';
+import { runDensity } from './workloads/density.ts';
+import { profilePlatform, type ProfileResult } from './workloads/profile.ts';
+import { runThroughput, targetFor, verify, type MeasuredRun, type Peer, type Subject, type Workload } from './workloads/throughput.ts';
+
+const num = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
+  return n;
+};
+const load = { connections: num('BENCH_CONNECTIONS', 50), durationS: num('BENCH_DURATION', 5), warmupS: num('BENCH_WARMUP', 1) };
+const REPS = Math.max(1, num('BENCH_REPS', 3));
+const COLD = Math.max(1, num('BENCH_COLD', 200));
+const DENSITY = Math.max(1, num('BENCH_DENSITY', 1000));
+const PASSES = Math.max(1, num('BENCH_PASSES', 3));
+const PROFILE = process.env.BENCH_PROFILE ?? 'auto';
+const WRITE = process.env.BENCH_WRITE !== '0';
+
+const started = performance.now();
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const root = fileURLToPath(new URL('../', import.meta.url));
+const require = createRequire(import.meta.url);
+const versionOf = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
+
+// --- pinning: the load generator (this process) on CPU 0, every server on CPU 1 -----------------
+const pin = process.env.BENCH_PIN !== '0' && canPin(cpus().length);
+const serverCpus = pin ? '1' : undefined;
+if (pin) pinProcess(process.pid, '0');
+
+if (!hasRedisServer()) throw new Error('redis-server is not installed (apt-get install redis-server): the leaderboard workload needs it');
+const handlers = Object.fromEntries(await Promise.all((['hello', 'json', 'leaderboard'] as const).map(async (w) => [w, await readFile(new URL(`./peers/handlers/${w}.js`, import.meta.url), 'utf8')]))) as Record<Workload, string>;
+const workerdProbe = probeWorkerd();
+const workerdSkipped = workerdProbe.ok ? null : `${workerdProbe.reason}. workerd rows and the "≥ 2 × workerd" targets are left out.`;
+
+log(`bench: ${cpus().length} cores, pinning ${pin ? 'on (load generator CPU 0, servers CPU 1)' : 'off'}; ${REPS} × (${load.warmupS} s warm-up + ${load.durationS} s) at ${load.connections} connections`);
+if (workerdSkipped !== null) log(`bench: workerd skipped: ${workerdSkipped}`);
+
+const redis = await startRedis(serverCpus);
+let fastify: FastifyPeer | null = null;
+let workerd: WorkerdPeer | null = null;
+let platform: PlatformPeer | null = null;
+let throughput: Map<string, MeasuredRun[]>;
+let cold: BenchReport['cold'];
+let platformWorkers = 0;
+try {
+  // --- 1. throughput ----------------------------------------------------------------------------
+  fastify = await startFastify(redis.url, serverCpus);
+  if (workerdProbe.ok) workerd = await startWorkerd(workerdProbe.path, workerdProbe.version, workerdProbe.compatibilityDate, serverCpus);
+  platform = await startPlatform({ redisUrl: redis.url, cpus: serverCpus });
+  for (const w of ['hello', 'json', 'leaderboard'] as const) await platform.deploy('bench', w, handlers[w]);
+  platformWorkers = (await platform.workers()).length;
+  const subjects: Subject[] = [];
+  const redisCpu = { role: 'redis-server', pid: redis.server.pid };
+  for (const w of ['hello', 'json', 'leaderboard'] as const) {
+    const withRedis = (root: { role: string; pid: number; childRole?: string }) => (w === 'leaderboard' ? [root, redisCpu] : [root]);
+    subjects.push({ workload: w, peer: 'bare fastify', target: targetFor(w, `${fastify.base}/${w}`), cpu: withRedis({ role: 'fastify', pid: fastify.server.pid }) });
+    if (workerd !== null && w !== 'leaderboard') subjects.push({ workload: w, peer: 'workerd', target: targetFor(w, `${workerd.base}/${w}`), cpu: [{ role: 'workerd', pid: workerd.server.pid }] });
+    subjects.push({ workload: w, peer: 'platform', target: targetFor(w, `${platform.base}/fn/bench/${w}`), cpu: withRedis({ role: 'gateway', pid: platform.server.pid, childRole: 'worker' }) });
+  }
+  await verify(subjects);
+  log('bench: throughput');
+  throughput = await runThroughput(subjects, REPS, load, log);
+
+  // --- 2. cold start ----------------------------------------------------------------------------
+  log(`bench: cold start (${COLD} versions)`);
+  const platformCold = await platformColdStarts(platform, COLD);
+  log(`  platform first invocation p50 ${ms(percentile(platformCold.first, 50))} p99 ${ms(percentile(platformCold.first, 99))}`);
+  let workerdCold: ColdStartResult | null = null;
+  let workerdProcess: number[] | null = null;
+  if (workerd !== null && workerdProbe.ok) {
+    workerdCold = await workerdColdStarts(workerd.base, COLD);
+    log(`  workerd dynamic Worker first request p50 ${ms(percentile(workerdCold.first, 50))} p99 ${ms(percentile(workerdCold.first, 99))}`);
+    workerdProcess = await workerdProcessStarts(workerdProbe.path, workerdProbe.version, workerdProbe.compatibilityDate, 5, serverCpus);
+  }
+  cold = { platform: platformCold, workerd: workerdCold, workerdProcess };
+} finally {
+  await Promise.all([fastify?.stop(), workerd?.stop(), platform?.stop()]);
+}
+
+// --- 3. density (fresh platform, default shape: not pinned, one worker per core) -----------------
+log(`bench: density (${DENSITY} functions)`);
+// Children inherit this process's CPU 0 pinning: give the density platform every CPU back.
+const densityPlatform = await startPlatform({ cpus: pin ? `0-${cpus().length - 1}` : undefined });
+let density: import("./workloads/density.ts").DensityResult;
+try {
+  density = await runDensity(densityPlatform, DENSITY, PASSES, log);
+} finally {
+  await densityPlatform.stop();
+}
+
+// --- targets --------------------------------------------------------------------------------------
+const ratio = (w: Workload, peer: Peer) => medianRps(throughput, w, 'platform') / medianRps(throughput, w, peer);
+const targets: TargetCheck[] = [];
+const ratioTarget = (w: Workload, peer: Peer, min: number) => {
+  const r = ratio(w, peer);
+  // CPU per request is the same comparison seen from the server side: it does not depend on the
+  // load generator keeping up (shown for context; the verdict is on throughput).
+  const c = cpuPerRequestUs(throughput, w, peer) / cpuPerRequestUs(throughput, w, 'platform');
+  const measured = Number.isFinite(r) ? `${r.toFixed(2)} × (by server CPU per request: ${c.toFixed(2)} ×)` : 'n/a';
+  targets.push({ target: `\`${w}\` ≥ ${min} × ${peer}${w === 'leaderboard' ? ' + ioredis' : ''}`, measured, holds: Number.isFinite(r) ? r >= min : null });
+};
+ratioTarget('hello', 'bare fastify', 0.6);
+ratioTarget('json', 'bare fastify', 0.5);
+ratioTarget('hello', 'workerd', 2);
+ratioTarget('json', 'workerd', 2);
+for (const w of ['hello', 'json'] as const) {
+  const p99 = medianP99(throughput, w, 'platform');
+  targets.push({ target: `\`${w}\` p99 ≤ 5 ms at ${load.connections} connections`, measured: `${p99} ms`, holds: p99 <= 5 });
+}
+ratioTarget('leaderboard', 'bare fastify', 0.8);
+const c50 = percentile(cold.platform.first, 50);
+const c99 = percentile(cold.platform.first, 99);
+targets.push({ target: 'cold start p50 ≤ 3 ms', measured: ms(c50), holds: c50 <= 3 });
+targets.push({ target: 'cold start p99 ≤ 10 ms', measured: ms(c99), holds: c99 <= 10 });
+const rss5000 = extrapolateRss(density, 5000);
+const warmAll = density.warmedUp === density.functions && density.passColdStarts === 0 && density.passFailures === 0;
+targets.push({
+  target: `density: 5,000 functions in ≤ 8 GiB RSS (extrapolated from ${density.functions.toLocaleString('en-US')})`,
+  measured: `${(rss5000 / 2 ** 30).toFixed(2)} GiB${warmAll ? '' : ' (not every function stayed warm)'}`,
+  holds: rss5000 <= 8 * 2 ** 30 && warmAll,
+});
+const rr99 = percentile(density.passMs, 99);
+targets.push({ target: `density: round-robin p99 ≤ 10 ms (over ${density.functions.toLocaleString('en-US')} functions)`, measured: ms(rr99), holds: rr99 <= 10 });
+
+// --- 4. profile -----------------------------------------------------------------------------------
+let profile: ProfileResult | null = null;
+const missed = targets.some((t) => t.holds === false);
+if (PROFILE === '1' || (PROFILE === 'auto' && missed)) {
+  log('bench: profiling the platform (a target was missed)');
+  await redis.flush();
+  profile = await profilePlatform(['hello', 'json', 'leaderboard'], handlers, load, Math.min(COLD, 200), redis.url, serverCpus);
+}
+await redis.stop();
+
+// --- report -----------------------------------------------------------------------------------------
+const osName = /PRETTY_NAME="([^"]+)"/.exec(await readFile('/etc/os-release', 'utf8').catch(() => ''))?.[1] ?? process.platform;
+let commit = 'unknown';
+try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(); } catch { /* not a git checkout */ }
+const report: BenchReport = {
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osName}`,
+  versions: `Node ${process.version}, fastify ${versionOf('fastify')}, isolated-vm ${versionOf('isolated-vm')}, ioredis ${versionOf('ioredis')}, autocannon ${versionOf('autocannon')}, ${workerdProbe.ok ? `workerd ${versionOf('workerd')} (\`${workerdProbe.version}\`)` : 'workerd not run'}, redis-server ${redis.version}; platform at commit ${commit}`,
+  command: 'npm run bench',
+  setup: [
+    pin ? 'The load generator (autocannon\'s API in the bench process) is pinned to CPU 0 with `taskset -a -p -c 0`; every server (fastify, workerd, the platform\'s whole process tree, redis-server) is started under `taskset -c 1`, so each peer gets one core and the platform runs its default shape for one core (' + `${platformWorkers} worker process${platformWorkers === 1 ? '' : 'es'}` + ').' : 'No CPU pinning (BENCH_PIN=0 or taskset/2 cores unavailable): load generator and servers share the cores.',
+    `Throughput: ${load.connections} connections, ${REPS} repetitions of ${load.warmupS} s warm-up + ${load.durationS} s measured, interleaved across peers; median with min–max.`,
+    'All peers run the same handler source (`bench/peers/handlers/*.js`): fastify imports it, workerd embeds it as a module of one Worker, the platform deploys it.',
+    `The platform is \`node --no-node-snapshot cli/main.ts all\` with PORT, a temp FAAS_DATA_DIR, FAAS_LOG_LEVEL=warn, FAAS_DEPLOY_SAMPLES=0 and REDIS_URL of a throwaway \`redis-server --save '' --appendonly no\` (bare fastify uses one ioredis connection to the same server).`,
+    `Density runs on a fresh platform in its default shape for this machine (no pinning, ${density.workers.length} worker processes, FAAS_POOL_* defaults), no REDIS_URL; ${density.functions.toLocaleString('en-US')} functions are measured and 5,000 extrapolated.`,
+  ].join(' '),
+  throughput,
+  durationS: load.durationS,
+  workloads: ['hello', 'json', 'leaderboard'],
+  peers: ['bare fastify', 'workerd', 'platform'],
+  workerdSkipped,
+  jsonBodyBytes: Buffer.byteLength(JSON_BODY),
+  cold,
+  density,
+  targets,
+  profile,
+  elapsedS: (performance.now() - started) / 1000,
+};
+log('');
+log(peersSection(report));
+log('## Profile\n');
+log(profileBody(report));
+if (WRITE) {
+  await writeResults(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), report);
+  log('bench: wrote bench/RESULTS.md');
+}
