@@ -127,6 +127,9 @@ export function createIoredisBackend(url: string, opts: IoredisBackendOptions = 
     autoResendUnfulfilledCommands: false,
     connectTimeout: options.connectTimeoutMs,
     commandTimeout: options.commandTimeoutMs,
+    // Commands issued in the same event-loop turn (many invocations share this client) go out
+    // as one pipeline: one socket write instead of one per command.
+    enableAutoPipelining: true,
     retryStrategy: (times: number) => Math.min(100 * times, options.maxReconnectDelayMs),
   });
   let lastErrorCode = '';

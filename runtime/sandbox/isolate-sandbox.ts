@@ -68,9 +68,14 @@ interface Running {
   drainTimer?: NodeJS.Timeout;
   logs: CapturedLog[];
   killed: PlatformError | null;
-  abort: AbortController;
+  /** Created on the first builtin call only (an AbortController per invocation showed in profiles). */
+  abort: AbortController | null;
+  /** True once the invocation is over (answered and drained, or killed). */
+  ended: boolean;
 }
 
+/** Abort reason for builtin calls of an ended invocation (preallocated: a DOMException per call is costly). */
+const INVOCATION_ENDED = Object.freeze(runtimeError('E_CTX_REVOKED', 'the invocation ended'));
 /** Builtin call samples kept per invocation for metrics. */
 const MAX_BUILTIN_SAMPLES = 256;
 /** How long an ended invocation keeps serving builtin calls it made but the host has not seen yet, in ms. */
@@ -208,7 +213,8 @@ class IsolateSandbox implements Sandbox {
       callsMade: 0,
       logs: [],
       killed: null,
-      abort: new AbortController(),
+      abort: null,
+      ended: false,
     };
     if (this.poisoned || this.dispatchRef === null) {
       return this.failed(inv, runtimeError('E_INTERNAL', 'sandbox used after it was disposed'));
@@ -245,7 +251,7 @@ class IsolateSandbox implements Sandbox {
    */
   private drainOrEnd(inv: Running): void {
     if (inv.killed !== null || this.disposed || inv.callsSeen >= inv.callsMade) {
-      inv.abort.abort();
+      this.end(inv);
       return;
     }
     this.draining.set(inv.id, inv);
@@ -254,10 +260,16 @@ class IsolateSandbox implements Sandbox {
     inv.drainTimer = timer;
   }
 
+  /** Mark an invocation over and abort what its builtin calls still wait for. */
+  private end(inv: Running): void {
+    inv.ended = true;
+    inv.abort?.abort(INVOCATION_ENDED);
+  }
+
   private endDrain(inv: Running): void {
     if (inv.drainTimer !== undefined) clearTimeout(inv.drainTimer);
     this.draining.delete(inv.id);
-    inv.abort.abort();
+    this.end(inv);
   }
 
   /**
@@ -285,7 +297,7 @@ class IsolateSandbox implements Sandbox {
     this.watchdog = null;
     for (const inv of this.running.values()) {
       inv.killed ??= bystanders ?? runtimeError('E_INTERNAL', `the isolate was disposed during the invocation (${reason})`);
-      inv.abort.abort();
+      this.end(inv);
     }
     for (const ref of this.references.splice(0)) {
       try { ref.release(); } catch { /* already gone with the isolate */ }
@@ -299,7 +311,7 @@ class IsolateSandbox implements Sandbox {
     const id = typeof invocationId === 'number' ? invocationId : -1;
     const inv = this.running.get(id) ?? this.draining.get(id);
     const drained = inv !== undefined && !this.running.has(id) && inv.callsSeen >= inv.callsMade;
-    if (inv === undefined || inv.killed !== null || inv.abort.signal.aborted || drained) {
+    if (inv === undefined || inv.killed !== null || inv.ended || drained) {
       this.charge(null);
       this.lastCallDoneAt = performance.now(); // the isolate resumes the caller's continuation next
       return JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: `ctx.${String(builtin)}.${String(op)} was called after its invocation ended; the call did nothing.` } });
@@ -319,7 +331,7 @@ class IsolateSandbox implements Sandbox {
         function: this.spec.function,
         versionId: this.spec.versionId,
         requestId: inv.meta.requestId,
-        signal: inv.abort.signal,
+        signal: (inv.abort ??= new AbortController()).signal,
       }, builtin, op, args);
       return JSON.stringify({ ok: true, value: value ?? null });
     } catch (err) {

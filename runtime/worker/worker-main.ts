@@ -19,7 +19,16 @@ if (typeof process.send !== 'function') {
   process.stderr.write('worker-main.ts is started by the supervisor over IPC, not by hand\n');
   process.exit(2);
 }
-const send = (msg: FromWorker): void => { process.send?.(msg); };
+// Everything one event-loop turn produces leaves as one IPC write (see the supervisor's `post`).
+const outbox: FromWorker[] = [];
+const flush = (): void => {
+  const batch = outbox.splice(0);
+  if (batch.length > 0) process.send?.(batch);
+};
+const send = (msg: FromWorker): void => {
+  outbox.push(msg);
+  if (outbox.length === 1) setImmediate(flush);
+};
 
 // --- requests to the supervisor (code, embedded builtins) ----------------------------------------
 let nextReqId = 0;
@@ -103,7 +112,12 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
   send({ type: 'result', id: msg.id, result, timings });
 }
 
-process.on('message', (msg: ToWorker) => {
+process.on('message', (msg: ToWorker | ToWorker[]) => {
+  if (Array.isArray(msg)) for (const m of msg) onMessage(m);
+  else onMessage(msg);
+});
+
+function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'invoke':
       void invoke(msg);
@@ -123,10 +137,14 @@ process.on('message', (msg: ToWorker) => {
       break;
     }
     case 'shutdown':
-      void pool.close(2000).finally(() => process.exit(0));
+      // Flush results of drained invocations before exiting.
+      void pool.close(2000).finally(() => {
+        flush();
+        process.exit(0);
+      });
       break;
   }
-});
+}
 process.on('disconnect', () => { pool.destroy(); process.exit(0); });
 send({ type: 'ready', pid: process.pid });
 // Lets the supervisor see a blocked event loop (a stuck isolate on this thread) and route around it.
