@@ -13,6 +13,7 @@ import type { Store } from '../store/store.ts';
 import { authorize, createControlPlane } from './control-plane.ts';
 import { ensureAdminKey, hashApiKey } from './keys.ts';
 import { defaultLimits } from './limits.ts';
+import { LogRing } from './logs.ts';
 import type { Actor, AliasMovedEvent, ControlPlane, LogLine } from './types.ts';
 
 const admin: Actor = { keyId: 'key_test', name: 'tester', role: 'admin' };
@@ -294,6 +295,21 @@ describe('control plane pieces that need no store', () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('an app over its log byte budget loses its own oldest lines, from its fullest function, never another app\'s', () => {
+    const ring = new LogRing(1000, 100_000);
+    const big = (app: string, fn: string, n: number): LogLine => ({ app, function: fn, versionId: 'v', requestId: 'r', level: 'info', message: `${n} ${'x'.repeat(1000)}`, time: n });
+    ring.append([big('quiet', 'fn', 0)]);
+    ring.append(Array.from({ length: 200 }, (_, i) => big('chatty', i % 4 === 0 ? 'a' : 'b', i)));
+    assert.ok(ring.appBytes('chatty') <= 100_000, `chatty holds ${ring.appBytes('chatty')} bytes`);
+    const a = ring.read('chatty', 'a');
+    const b = ring.read('chatty', 'b');
+    assert.ok(a.length > 0 && b.length > 0, 'both functions keep their newest lines');
+    assert.equal(b.at(-1)?.time, 199, 'the newest line is kept');
+    assert.ok(Math.abs(a.length - b.length) <= 1, `the fullest function gave way: a ${a.length}, b ${b.length}`);
+    assert.equal(ring.read('quiet', 'fn').length, 1, 'another app keeps its lines');
+    assert.throws(() => new LogRing(10, 0), /appMaxBytes must be a positive integer/);
   });
 
   it('authorize lets admins do everything and refuses other roles and missing actors', () => {
