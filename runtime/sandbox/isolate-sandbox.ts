@@ -76,6 +76,8 @@ interface Running {
 
 /** Abort reason for builtin calls of an ended invocation (preallocated: a DOMException per call is costly). */
 const INVOCATION_ENDED = Object.freeze(runtimeError('E_CTX_REVOKED', 'the invocation ended'));
+/** Unaccounted isolate CPU below which the isolate still counts as quiet, in ns (promise settling). */
+const QUIET_CPU_NS = 1_000_000;
 /** Builtin call samples kept per invocation for metrics. */
 const MAX_BUILTIN_SAMPLES = 256;
 /** How long an ended invocation keeps serving builtin calls it made but the host has not seen yet, in ms. */
@@ -124,6 +126,8 @@ class IsolateSandbox implements Sandbox {
   private accountedCpu = 0n;
   private heapBytes = 0;
   private heapSampling = false;
+  /** Dispatches made with the async `apply` that have not settled (their code may be running). */
+  private asyncDispatches = 0;
   /** Builtin calls being served now, for any invocation (ended ones included). */
   private outstandingCalls = 0;
   /** performance.now() when the last builtin call was answered (its continuation may follow). */
@@ -229,10 +233,16 @@ class IsolateSandbox implements Sandbox {
       // ~50 µs for a thread-pool hop), but it waits for the isolate's lock: if code of another
       // invocation were running in the isolate on the thread pool, this thread (and the watchdog
       // on it) would wait with it. So applySync only when the isolate is provably quiet.
-      const sync = this.isQuiet(inv);
-      const pending = sync ? this.dispatchRef.applySync(undefined, args, options) : this.dispatchRef.apply(undefined, args, options);
-      if (sync) this.charge(inv); // the synchronous part ran on this thread, and only it
-      const reply: unknown = await pending;
+      const sync = this.isQuiet();
+      if (!sync) this.asyncDispatches++;
+      let reply: unknown;
+      try {
+        const pending = sync ? this.dispatchRef.applySync(undefined, args, options) : this.dispatchRef.apply(undefined, args, options);
+        if (sync) this.charge(inv); // the synchronous part ran on this thread, and only it
+        reply = await pending;
+      } finally {
+        if (!sync) this.asyncDispatches--;
+      }
       this.charge(inv); // the stretch that settled the handler's promise
       if (inv.killed !== null) return this.failed(inv, inv.killed);
       return this.decode(inv, reply);
@@ -370,16 +380,18 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * True when nothing can be running in the isolate: no other invocation in flight, no builtin call
-   * being served or answered in the last 50 ms (its continuation would show as CPU), and no CPU
-   * used since the last accounted event.
+   * True when nothing can be running in the isolate: no dispatch in flight on isolated-vm's thread,
+   * no builtin call being served or answered in the last 50 ms (its continuation would show as
+   * CPU), and (almost) no CPU used since the last accounted event.
    */
-  private isQuiet(inv: Running): boolean {
-    if (this.running.size !== 1 || this.outstandingCalls !== 0) return false;
+  private isQuiet(): boolean {
+    // After applySync returns, an invocation either finished inside the isolate or waits on a
+    // builtin call; it can only run again when such a call completes. So nothing can be running
+    // unless a call completed lately, one is being served, or a dispatch went the async way.
+    if (this.asyncDispatches !== 0 || this.outstandingCalls !== 0) return false;
     if (performance.now() - this.lastCallDoneAt < 50) return false;
-    const cpu = this.readCpuTime();
-    if (cpu !== this.accountedCpu) return false;
-    return this.running.has(inv.id);
+    // Settling an answer's promise costs a little isolate CPU; a running stretch shows more.
+    return Number(this.readCpuTime() - this.accountedCpu) < QUIET_CPU_NS;
   }
 
   /**
