@@ -196,18 +196,21 @@ describe('the faas CLI against a running platform', () => {
 
   it('logs --follow prints new lines as they arrive, each once', async () => {
     const marker = `follow-${Date.now()}`;
-    const child = spawn(process.execPath, [FAAS_BIN, 'logs', 'demo/cli-hello', '--follow', '--since', String(Date.now())], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', FAAS_BIN, 'logs', 'demo/cli-hello', '--follow', '--since', String(Date.now())], {
       env: cleanEnv({ FAAS_URL: platform.url, FAAS_API_KEY: platform.apiKey, FAAS_DATA_DIR: emptyDataDir }), cwd: work, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
+    let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     try {
+      // Generous: on a loaded 2-core machine starting the CLI alone can take seconds.
       const until = async (predicate: () => boolean) => {
-        for (let i = 0; i < 80 && !predicate(); i++) await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 250 && !predicate(); i++) await new Promise((r) => setTimeout(r, 100));
         return predicate();
       };
       assert.equal((await faas(['invoke', 'demo/cli-hello', '--data', JSON.stringify({ name: `${marker}-1` })])).code, 0);
-      assert.ok(await until(() => stdout.includes(`${marker}-1`)), `first line not followed: ${stdout}`);
+      assert.ok(await until(() => stdout.includes(`${marker}-1`)), `first line not followed: ${stdout} ${stderr}`);
       assert.equal((await faas(['invoke', 'demo/cli-hello', '--data', JSON.stringify({ name: `${marker}-2` })])).code, 0);
       assert.ok(await until(() => stdout.includes(`${marker}-2`)), `second line not followed: ${stdout}`);
       await new Promise((r) => setTimeout(r, 1200)); // one more poll must not repeat anything

@@ -386,6 +386,8 @@ export function registerDeveloperCommands(program: Command): void {
       const print = (line: LogLine) => out(opts.json === true
         ? `${JSON.stringify(line)}\n`
         : `${new Date(line.time).toISOString()} ${line.level.padEnd(5)} ${line.requestId} ${shortId(line.versionId)} ${line.message}\n`);
+      // Taken before the first request: a line logged while it is in flight must not fall between polls.
+      const requestedAt = Date.now();
       const lines = await conn.client.logs(target.app, target.fn, { limit: opts.limit, requestId: opts.requestId, sinceMs: opts.since });
       if (opts.follow !== true) {
         if (opts.json === true) json({ lines });
@@ -395,7 +397,7 @@ export function registerDeveloperCommands(program: Command): void {
       for (const line of lines) print(line);
       // Lines at the newest timestamp seen may still be joined by others with the same ms: keep
       // their keys so the next poll (since that ms, inclusive) prints each line once.
-      let since = lines.at(-1)?.time ?? Date.now();
+      let since = lines.at(-1)?.time ?? opts.since ?? requestedAt;
       let seen = new Set(lines.filter((l) => l.time === since).map(logKey));
       for (;;) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
