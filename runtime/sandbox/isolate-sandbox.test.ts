@@ -390,6 +390,10 @@ describe('isolation', () => {
       assert.match(err.message, /top-level boom/);
       return true;
     });
+    const t0 = performance.now();
+    await assert.rejects(load(`for (;;) {} export default async function () {}`), (err: Error & { code?: string }) => err.code === 'E_TIMEOUT');
+    assert.ok(performance.now() - t0 < 1000, 'top-level code is bounded by the CPU limit at cold start');
+    await assert.rejects(load(`const a = []; for (;;) a.push(new Array(1e6).fill(1)); export default async function () {}`, { cpuTimeMs: 5000, wallTimeMs: 5000 }), (err: Error & { code?: string }) => err.code === 'E_MEMORY');
     await assert.rejects(load(`export default 42`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /not a function/.test(err.message));
     await assert.rejects(load(`import fs from 'node:fs'; export default async function () {}`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /only the platform module 'faas'/.test(err.message));
   });
