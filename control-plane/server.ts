@@ -153,7 +153,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => {
       const workers = sup.workers();
-      metrics.observeWorkers(workers.filter((w) => w.ready).length, workers.reduce((n, w) => n + w.restarts, 0), sup.quarantinedVersions().length);
+      metrics.observeWorkers(workers.filter((w) => w.ready).length, workers.reduce((n, w) => n + w.restarts, 0), sup.quarantinedVersions());
       return reply.type(metrics.contentType).send(await metrics.render());
     });
     app.get('/readyz', async (_request, reply) => {

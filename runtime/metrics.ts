@@ -57,14 +57,15 @@ export class PlatformMetrics {
   private readonly coldStarts: Counter<'app' | 'function'>;
   private readonly coldStartDuration: Histogram<'app' | 'function'>;
   private readonly queueWait: Histogram<'app'>;
-  private readonly builtinDuration: Histogram<'app' | 'builtin' | 'operation' | 'outcome'>;
-  private readonly builtinErrors: Counter<'app' | 'builtin' | 'operation' | 'code'>;
+  private readonly builtinDuration: Histogram<'app' | 'function' | 'builtin' | 'operation' | 'outcome'>;
+  private readonly builtinErrors: Counter<'app' | 'function' | 'builtin' | 'operation' | 'code'>;
   private readonly isolates: Gauge<'app' | 'state'>;
   private readonly evictions: Gauge<'reason'>;
   private readonly heap: Gauge<'app'>;
   private readonly workersUp: Gauge;
   private readonly workerRestarts: Gauge;
   private readonly quarantined: Gauge;
+  private readonly quarantinedVersion: Gauge<'app' | 'function' | 'version'>;
   private readonly pools = new Map<number, PoolSample>();
   private readonly userMetricsDropped: Counter<'app' | 'reason'>;
   /** app → metric name → its family; plus the series keys seen per app (for the cap). */
@@ -80,14 +81,15 @@ export class PlatformMetrics {
     this.coldStarts = new Counter({ name: 'faas_cold_starts_total', help: 'Invocations that waited for (or caused) a cold start.', labelNames: ['app', 'function'], registers });
     this.coldStartDuration = new Histogram({ name: 'faas_cold_start_duration_seconds', help: 'Isolate creation, compile and module evaluation.', labelNames: ['app', 'function'], buckets: DURATION_BUCKETS, registers });
     this.queueWait = new Histogram({ name: 'faas_pool_queue_wait_seconds', help: 'Time an invocation waited for a free isolate slot (0 for most).', labelNames: ['app'], buckets: DURATION_BUCKETS, registers });
-    this.builtinDuration = new Histogram({ name: 'faas_builtin_duration_seconds', help: 'Builtin call duration by builtin, operation and outcome (ok | error).', labelNames: ['app', 'builtin', 'operation', 'outcome'], buckets: FINE_BUCKETS, registers });
-    this.builtinErrors = new Counter({ name: 'faas_builtin_errors_total', help: 'Failed builtin calls by error code.', labelNames: ['app', 'builtin', 'operation', 'code'], registers });
+    this.builtinDuration = new Histogram({ name: 'faas_builtin_duration_seconds', help: 'Builtin call duration by builtin, operation and outcome (ok | error).', labelNames: ['app', 'function', 'builtin', 'operation', 'outcome'], buckets: FINE_BUCKETS, registers });
+    this.builtinErrors = new Counter({ name: 'faas_builtin_errors_total', help: 'Failed builtin calls by error code.', labelNames: ['app', 'function', 'builtin', 'operation', 'code'], registers });
     this.isolates = new Gauge({ name: 'faas_pool_isolates', help: 'Isolates alive in all workers, by app and state (idle | busy).', labelNames: ['app', 'state'], registers });
     this.evictions = new Gauge({ name: 'faas_pool_evictions', help: 'Isolates retired since the workers started, by reason (idle, lru, poisoned, heap, invocations, shutdown). A gauge because a restarted worker starts from 0.', labelNames: ['reason'], registers });
     this.heap = new Gauge({ name: 'faas_pool_heap_bytes', help: 'V8 heap used by the isolates of an app (sampled every second).', labelNames: ['app'], registers });
     this.workersUp = new Gauge({ name: 'faas_workers_up', help: 'Isolate-host worker processes ready.', registers });
     this.workerRestarts = new Gauge({ name: 'faas_worker_restarts', help: 'Worker restarts since the platform started.', registers });
     this.quarantined = new Gauge({ name: 'faas_quarantined_versions', help: 'Versions quarantined for crashing workers.', registers });
+    this.quarantinedVersion = new Gauge({ name: 'faas_quarantined_version', help: '1 for each version quarantined now (crashed workers repeatedly); gone when the quarantine ends.', labelNames: ['app', 'function', 'version'], registers });
     this.userMetricsDropped = new Counter({ name: 'faas_app_metrics_dropped_total', help: 'ctx.metrics samples refused by the per-app caps or for changing a metric\'s kind or labels.', labelNames: ['app', 'reason'], registers });
   }
 
@@ -106,8 +108,8 @@ export class PlatformMetrics {
     }
     this.queueWait.observe({ app: target.app }, sample.queueMs / 1000);
     for (const b of sample.builtins) {
-      this.builtinDuration.observe({ app: target.app, builtin: b.builtin, operation: b.op, outcome: b.code === undefined ? 'ok' : 'error' }, b.ms / 1000);
-      if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, builtin: b.builtin, operation: b.op, code: catalogStatus(b.code) === undefined ? 'other' : b.code });
+      this.builtinDuration.observe({ app: target.app, function: target.function, builtin: b.builtin, operation: b.op, outcome: b.code === undefined ? 'ok' : 'error' }, b.ms / 1000);
+      if (b.code !== undefined) this.builtinErrors.inc({ app: target.app, function: target.function, builtin: b.builtin, operation: b.op, code: catalogStatus(b.code) === undefined ? 'other' : b.code });
     }
   }
 
@@ -164,10 +166,15 @@ export class PlatformMetrics {
   }
 
   /** Worker process state, set before each scrape. */
-  observeWorkers(ready: number, restarts: number, quarantined: number): void {
+  observeWorkers(ready: number, restarts: number, quarantined: readonly string[]): void {
     this.workersUp.set(ready);
     this.workerRestarts.set(restarts);
-    this.quarantined.set(quarantined);
+    this.quarantined.set(quarantined.length);
+    this.quarantinedVersion.reset();
+    for (const key of quarantined) {
+      const m = /^([^/]+)\/([^@]+)@(.+)$/.exec(key); // app/function@version
+      if (m !== null) this.quarantinedVersion.set({ app: m[1] as string, function: m[2] as string, version: m[3] as string }, 1);
+    }
   }
 
   /** The exposition text for `/metrics` (Prometheus text format 0.0.4). */

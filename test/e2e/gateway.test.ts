@@ -177,6 +177,8 @@ describe('limits fail alone while everything else keeps serving', () => {
     }
     assert.equal(q.status, 503);
     assert.equal(errorCode(q), 'E_QUARANTINED');
+    const metrics = String((await call(`${p.url}/metrics`)).body);
+    assert.match(metrics, new RegExp(`faas_quarantined_version\\{app="e2e",function="crash",version="${q.headers.get('x-faas-version')}"\\} 1`), 'operators see which version is quarantined');
     assert.equal((await invoke(p, 'e2e', 'hello')).status, 200);
     // A fixed version is a new version id, so it runs.
     await deploy(p, 'e2e', 'crash', `export default async () => 'fixed'`);
