@@ -94,12 +94,3 @@ export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
 export function runtimeError(code: RuntimeErrorCode, message: string, details: Record<string, unknown> = {}): PlatformError {
   return new PlatformError(code, RUNTIME_ERRORS[code].status, message, details);
 }
-
-/** Rebuild a PlatformError from its JSON body (after IPC); unknown shapes become E_INTERNAL. */
-export function errorFromBody(body: unknown, status = 500): PlatformError {
-  if (typeof body === 'object' && body !== null && typeof (body as PlatformErrorBody).code === 'string') {
-    const { code, message, ...details } = body as PlatformErrorBody;
-    return new PlatformError(code, status, String(message ?? code), details);
-  }
-  return runtimeError('E_INTERNAL', 'internal error');
-}

@@ -113,6 +113,13 @@ export function scanNesting(source: string, maxDepth: number): NestingScanResult
     if (stack.length > deepest) deepest = stack.length;
     return stack.length > maxDepth ? { ok: false, offset: at, depth: stack.length } : null;
   };
+  /** Skip template text from `from`; a `${` that follows opens a substitution. */
+  const templateText = (from: number): NestingScanResult | null => {
+    const text = skipTemplateText(source, from);
+    i = text.end;
+    regexAllowed = text.substitution;
+    return text.substitution ? open(SUBSTITUTION, text.end - 2) : null;
+  };
 
   while (i < n) {
     const code = source.charCodeAt(i);
@@ -139,15 +146,8 @@ export function scanNesting(source: string, maxDepth: number): NestingScanResult
     if (code === 39 || code === 34) { i = skipString(source, i); regexAllowed = false; continue; }
 
     if (code === 96) { // '`'
-      const text = skipTemplateText(source, i + 1);
-      if (text.substitution) {
-        const over = open(SUBSTITUTION, text.end - 2);
-        if (over) return over;
-        regexAllowed = true;
-      } else {
-        regexAllowed = false;
-      }
-      i = text.end;
+      const over = templateText(i + 1);
+      if (over) return over;
       continue;
     }
 
@@ -163,15 +163,8 @@ export function scanNesting(source: string, maxDepth: number): NestingScanResult
       const kind = stack.pop();
       i++;
       if (code === 125 && kind === SUBSTITUTION) {
-        const text = skipTemplateText(source, i);
-        if (text.substitution) {
-          const over = open(SUBSTITUTION, text.end - 2);
-          if (over) return over;
-          regexAllowed = true;
-        } else {
-          regexAllowed = false;
-        }
-        i = text.end;
+        const over = templateText(i);
+        if (over) return over;
         continue;
       }
       regexAllowed = false;

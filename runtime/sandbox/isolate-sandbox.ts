@@ -114,7 +114,6 @@ class IsolateSandbox implements Sandbox {
   /** CPU used by code of no running invocation (leftover promises), in ns, over the isolate's life. */
   private leftoverNs = 0;
   private readonly references: Array<{ release(): void }> = [];
-  private context: ivm.Context | null = null;
   private dispatchRef: ivm.Reference | null = null;
   private seq = 0;
   private served = 0;
@@ -160,7 +159,6 @@ class IsolateSandbox implements Sandbox {
     const started = performance.now();
     const cpuStart = this.isolate.cpuTime;
     const context = this.isolate.createContextSync();
-    this.context = context;
     this.references.push(context);
 
     const hostCall = new ivm.Reference(this.onHostCall);

@@ -96,7 +96,12 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
     const code = await codeFor(msg.target);
     const acquireStart = performance.now();
     timings.acquiredFrom = performance.timeOrigin + acquireStart;
-    const lease = await pool.acquire({ ...msg.target, code });
+    let lease = await pool.acquire({ ...msg.target, code });
+    if (lease.sandbox.poisoned) {
+      // Disposed between hand-out and use (a concurrent invocation hit a limit): take a fresh one.
+      lease.release();
+      lease = await pool.acquire({ ...msg.target, code });
+    }
     const acquireMs = performance.now() - acquireStart;
     timings.coldStart = lease.coldStart;
     if (lease.coldStart) timings.coldStartMs = acquireMs;

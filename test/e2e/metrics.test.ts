@@ -53,6 +53,13 @@ test('a failing builtin call is counted with its error code', async () => {
   assert.equal(value(s, 'faas_builtin_duration_seconds_count', { app: 'metrics', builtin: 'redis', operation: 'incr', outcome: 'error' }), 1);
 });
 
+test('a function\'s own HttpError codes do not become label values', async () => {
+  await deploy(p, 'metrics', 'user-codes', `import { HttpError } from 'faas'; export default async (req) => { throw new HttpError(404, 'no room', { code: 'ROOM_' + req.query.n }) }`);
+  for (const n of ['1', '2', '3']) assert.equal((await invoke(p, 'metrics', 'user-codes', `/?n=${n}`)).status, 404);
+  const s = (await scrape()).filter((x) => x.name === 'faas_invocations_total' && x.labels.function === 'user-codes');
+  assert.deepEqual(s.map((x) => [x.labels.code, x.value]), [['HTTP_404', 3]]);
+});
+
 test('requests to apps or functions that do not exist create no series', async () => {
   for (const path of ['/fn/ghost-app/x', '/fn/metrics/ghost-fn', '/fn/metrics/counter-nope/a']) assert.equal((await call(p.url + path)).status, 404);
   const text = String((await call(`${p.url}/metrics`)).body);
