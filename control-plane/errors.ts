@@ -21,6 +21,8 @@ export const CONTROL_PLANE_ERRORS = {
   E_NO_PREVIOUS_VERSION: { status: 409, user: true, summary: 'Rollback found no earlier version in the alias history to go back to; pass `to` with a version id.' },
   E_CONFLICT: { status: 409, user: true, summary: 'A concurrent change won; retry the request.' },
   E_ROUTE_NOT_FOUND: { status: 404, user: true, summary: 'No control-plane API route matches the method and path.' },
+  E_CONFIG_NOT_FOUND: { status: 404, user: true, summary: 'The config value or secret is not set for that function.' },
+  E_KEY_NOT_FOUND: { status: 404, user: true, summary: 'No API key has that id.' },
   E_STORE_UNAVAILABLE: { status: 503, user: false, summary: 'The metadata store (SQLite file or MySQL) is closed, locked or unreachable; retry later.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -21,6 +21,7 @@ import { Resolver } from '../runtime/resolver.ts';
 import { WorkerSupervisor } from '../runtime/supervisor.ts';
 import { createControlPlane } from './core/control-plane.ts';
 import { ensureAdminKey } from './core/keys.ts';
+import { loadSecretKey } from './core/secrets.ts';
 import type { Actor, ControlPlane } from './core/types.ts';
 import { apiRoutes, registerErrorHandler } from './routes/api.ts';
 import { openStore } from './store/open.ts';
@@ -84,7 +85,7 @@ export interface RunningPlatform {
   close(): Promise<void>;
 }
 
-const SYSTEM_ACTOR: Actor = Object.freeze({ keyId: 'system', name: 'system', role: 'admin' });
+const SYSTEM_ACTOR: Actor = Object.freeze({ keyId: 'system', name: 'system', role: 'admin', apps: '*' });
 const SAMPLES_DIR = new URL('../functions/', import.meta.url);
 
 /**
@@ -93,7 +94,7 @@ const SAMPLES_DIR = new URL('../functions/', import.meta.url);
  */
 export async function startPlatform(config: PlatformConfig): Promise<RunningPlatform> {
   const store: Store = await openStore({ dataDir: config.dataDir, mysqlUrl: config.mysqlUrl });
-  const controlPlane = createControlPlane({ store });
+  const controlPlane = createControlPlane({ store, secretKey: await loadSecretKey(config.dataDir) });
   const metrics = new PlatformMetrics();
   const tracing = new Tracing(config.tracing);
   let redisBackend: RedisBackend | null = null;

@@ -1,13 +1,13 @@
 /**
  * Resolves `app/function@alias` (or a pinned version) to an immutable version and its limits, with
  * a cache in front of the control plane. Alias entries are dropped the moment the control plane
- * reports an alias move (`onAliasMoved`), so a deploy is visible to the next request; misses are
+ * reports an alias move (`onChange`, kind `alias`), so a deploy is visible to the next request; misses are
  * cached for `negativeTtlMs` so a flood of requests to unknown names does not hit the store each time.
  */
-import type { ControlPlane, ResolvedTarget } from '../control-plane/core/types.ts';
+import type { ResolvedTarget, RuntimeControlPlane } from '../control-plane/core/types.ts';
 
 /** The parts of the control plane the resolver needs. */
-export type ResolverSource = Pick<ControlPlane, 'resolve' | 'getVersion' | 'onAliasMoved'>;
+export type ResolverSource = Pick<RuntimeControlPlane, 'resolve' | 'getVersion' | 'onChange'>;
 
 interface Cached { target: ResolvedTarget | null; expires: number }
 
@@ -30,7 +30,8 @@ export class Resolver {
     this.source = source;
     this.negativeTtlMs = options.negativeTtlMs ?? 1000;
     this.maxEntries = options.maxEntries ?? 100_000;
-    this.unsubscribe = source.onAliasMoved((event) => {
+    this.unsubscribe = source.onChange((event) => {
+      if (event.kind !== 'alias') return;
       this.generation++;
       this.cache.delete(`${event.app}/${event.function}@${event.alias}`);
       // A function that did not exist a moment ago may exist now.
@@ -55,9 +56,15 @@ export class Resolver {
     const hit = this.cache.get(key);
     if (hit !== undefined && (hit.target !== null || hit.expires > Date.now())) return hit.target;
     const version = await this.source.getVersion(app, fn, versionId);
-    const target = version === null ? null : { app, function: fn, alias: '', versionId: version.id, limits: version.limits };
+    const target = version === null ? null : { app, function: fn, alias: '', versionId: version.id, limits: version.limits, auth: version.auth, canary: null };
     this.remember(key, target);
     return target;
+  }
+
+  /** Forget every cached alias resolution (e.g. after a runtime missed change events). */
+  clear(): void {
+    this.generation++;
+    this.cache.clear();
   }
 
   close(): void {

@@ -16,7 +16,7 @@ import { defaultLimits } from './limits.ts';
 import { LogRing } from './logs.ts';
 import type { Actor, AliasMovedEvent, ControlPlane, LogLine } from './types.ts';
 
-const admin: Actor = { keyId: 'key_test', name: 'tester', role: 'admin' };
+const admin: Actor = { keyId: 'key_test', name: 'tester', role: 'admin', apps: '*' };
 
 function handler(n: number | string): string {
   return `export default async function handler(req, ctx) {\n  return { n: ${JSON.stringify(n)} };\n}\n`;
@@ -47,7 +47,7 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
     assert.equal(result.version.author, 'tester');
     assert.equal(result.version.message, 'first');
 
-    assert.deepEqual(await cp.resolve('game1', 'follow', 'prod'), { app: 'game1', function: 'follow', alias: 'prod', versionId: result.version.id, limits: defaultLimits() });
+    assert.deepEqual(await cp.resolve('game1', 'follow', 'prod'), { app: 'game1', function: 'follow', alias: 'prod', versionId: result.version.id, limits: defaultLimits(), auth: 'none', canary: null });
     const version = await cp.getVersion('game1', 'follow', result.version.id);
     assert.equal(version?.code, code);
     assert.equal(version?.size, Buffer.byteLength(code));
@@ -133,10 +133,10 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
     const a = await cp.deploy(admin, { app: 'roll', function: 'fn', code: handler('a') });
     const b = await cp.deploy(admin, { app: 'roll', function: 'fn', code: handler('b') });
     const first = await cp.rollback(admin, 'roll', 'fn', {});
-    assert.deepEqual(first, { name: 'prod', versionId: a.version.id, previousVersionId: b.version.id });
+    assert.deepEqual(first, { name: 'prod', versionId: a.version.id, previousVersionId: b.version.id, canary: null });
     assert.equal((await cp.resolve('roll', 'fn', 'prod'))?.versionId, a.version.id);
     const second = await cp.rollback(admin, 'roll', 'fn', { alias: 'prod' });
-    assert.deepEqual(second, { name: 'prod', versionId: b.version.id, previousVersionId: a.version.id });
+    assert.deepEqual(second, { name: 'prod', versionId: b.version.id, previousVersionId: a.version.id, canary: null });
     const to = await cp.rollback(admin, 'roll', 'fn', { to: a.version.id });
     assert.equal(to.versionId, a.version.id);
     await assert.rejects(cp.rollback(admin, 'roll', 'fn', { to: 'ffffffffffffffffffff' }), { code: 'E_VERSION_NOT_FOUND', status: 404 });
@@ -159,8 +159,8 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
       warnings.push(warning.message);
     };
     process.on('warning', onWarning);
-    const unsubscribe = cp.onAliasMoved((event) => events.push(event));
-    const throwing = cp.onAliasMoved(() => {
+    const unsubscribe = cp.onChange((event) => { if (event.kind === 'alias') events.push(event); });
+    const throwing = cp.onChange(() => {
       throw new Error('listener bug');
     });
     try {
@@ -171,10 +171,10 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
       await assert.rejects(cp.setAlias(admin, 'events', 'fn', 'prod', 'ffffffffffffffffffff'), { code: 'E_VERSION_NOT_FOUND' });
       await assert.rejects(cp.deploy(admin, { app: 'events', function: 'fn', code: 'export default (' }), { code: 'E_SYNTAX' });
       assert.deepEqual(events, [
-        { app: 'events', function: 'fn', alias: 'prod', versionId: a.version.id },
-        { app: 'events', function: 'fn', alias: 'prod', versionId: b.version.id },
-        { app: 'events', function: 'fn', alias: 'canary', versionId: a.version.id },
-        { app: 'events', function: 'fn', alias: 'prod', versionId: a.version.id },
+        { kind: 'alias', app: 'events', function: 'fn', alias: 'prod', versionId: a.version.id },
+        { kind: 'alias', app: 'events', function: 'fn', alias: 'prod', versionId: b.version.id },
+        { kind: 'alias', app: 'events', function: 'fn', alias: 'canary', versionId: a.version.id },
+        { kind: 'alias', app: 'events', function: 'fn', alias: 'prod', versionId: a.version.id },
       ]);
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       assert.deepEqual(warnings.filter((w) => w.includes('listener bug')).length, 4, 'a throwing listener is reported, not fatal');
@@ -224,7 +224,7 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
       assert.equal(await cp.authenticate('not-a-key'), null);
       const stored = await store.findApiKeyByHash(hashApiKey(first.key));
       assert.equal(stored?.hash, hashApiKey(first.key), 'only the hash is stored');
-      await store.createApiKey({ id: 'key_revoked', name: 'old', role: 'admin', hash: hashApiKey('faas_revoked'), createdAt: new Date().toISOString(), revokedAt: new Date().toISOString() });
+      await store.createApiKey({ id: 'key_revoked', name: 'old', role: 'admin', apps: '*', hash: hashApiKey('faas_revoked'), createdAt: new Date().toISOString(), revokedAt: new Date().toISOString() });
       assert.equal(await cp.authenticate('faas_revoked'), null);
     } finally {
       await rm(dir, { recursive: true, force: true });

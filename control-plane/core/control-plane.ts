@@ -3,16 +3,21 @@
  * perform, implemented once over a `Store`. Transports stay thin: they authenticate, parse, call
  * one method here and serialise the result or the PlatformError.
  */
+import { randomBytes } from 'node:crypto';
 import { checkModule, resolveCheckOptions } from '../../runtime/check/index.ts';
 import type { CheckOptions, Diagnostic, ResolvedCheckOptions } from '../../runtime/check/types.ts';
 import { runtimeError } from '../../runtime/errors.ts';
 import { cpError } from '../errors.ts';
-import type { Store } from '../store/store.ts';
-import { API_KEY_PREFIX, hashApiKey } from './keys.ts';
+import type { Store, StoredApiKey } from '../store/store.ts';
+import { API_KEY_PREFIX, createApiKey, hashApiKey } from './keys.ts';
+import { SecretBox } from './secrets.ts';
 import { defaultLimits, validateLimits } from './limits.ts';
 import { LogRing } from './logs.ts';
 import { isValidName, validateName } from './names.ts';
-import type { Actor, AliasMovedEvent, AppInfo, CheckReport, ControlPlane, DeployResult, FunctionInfo, FunctionLimits, LogLine, ResolvedTarget, VersionInfo, VersionWithCode } from './types.ts';
+import type {
+  Actor, AliasState, ApiKeyInfo, AppInfo, AppSettings, AuditRecord, AuthMode, CanarySplit, ChangeEvent, CheckReport, ConfigView, ControlPlane,
+  DeployRequest, DeployResult, FunctionConfig, FunctionInfo, GrpcServiceConfig, LogLine, ResolvedTarget, Role, SigningKey, VersionInfo, VersionWithCode,
+} from './types.ts';
 import { computeVersionId, VERSION_ID_PATTERN } from './versions.ts';
 
 /** Options of `createControlPlane`. */
@@ -23,27 +28,64 @@ export interface ControlPlaneOptions {
   logRingSize?: number;
   /** Options for the deploy-time checks (code size, nesting depth, diagnostics count). @default runtime defaults */
   checkOptions?: CheckOptions;
+  /**
+   * 32-byte key encrypting secrets and signing keys at rest (see `secrets.ts` `loadSecretKey`).
+   * @default a random key for this process only (secrets then do not survive a restart — tests only)
+   */
+  secretKey?: Buffer;
+  /** Validates `grpcServices` of app settings (the gRPC builtin's validator); throws an Error naming the field. @default structural checks only */
+  validateGrpcServices?: (value: unknown) => GrpcServiceConfig[];
 }
 
 /** The alias a deploy moves, a rollback moves back, and the gateway resolves by default. */
 export const DEFAULT_ALIAS = 'prod';
 /** Longest deploy message, in characters. */
 export const MAX_MESSAGE_CHARS = 1000;
+/** Config/secret names: like environment variables. */
+export const CONFIG_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Largest config value or secret, in UTF-8 bytes. */
+export const MAX_CONFIG_VALUE_BYTES = 32 * 1024;
+/** Most config values plus secrets per function. */
+export const MAX_CONFIG_ENTRIES = 100;
+/** Most entries of `fetchAllowlist` and of `grpcServices`. */
+export const MAX_SETTINGS_ENTRIES = 100;
 
-/** What an actor is about to do; `authorize` decides by role (and, later, by app). */
-export type Action = 'apps:list' | 'apps:create' | 'functions:read' | 'functions:deploy' | 'aliases:write' | 'logs:read';
+/** What an actor is about to do; `authorize` decides by role and app. */
+export type Action =
+  | 'apps:list' | 'apps:create' | 'functions:read' | 'functions:deploy' | 'aliases:write' | 'logs:read'
+  | 'config:read' | 'config:write' | 'settings:read' | 'settings:write' | 'authkeys:rotate'
+  | 'keys:manage' | 'audit:read';
+
+/** Actions a `viewer` may perform (on its apps). */
+const VIEWER_ACTIONS: ReadonlySet<Action> = new Set(['apps:list', 'functions:read', 'logs:read', 'config:read', 'settings:read', 'audit:read']);
+/** Actions only an `admin` may perform. */
+const ADMIN_ONLY: ReadonlySet<Action> = new Set(['apps:create', 'keys:manage']);
+
+/** True when `actor` may act on `app` (its key lists the app or `*`). */
+export function actorCoversApp(actor: Actor, app: string): boolean {
+  return actor.role === 'admin' || actor.apps === '*' || actor.apps.includes(app);
+}
 
 /**
- * Decide whether `actor` may perform `action` on `app`. The walking skeleton knows only the
- * `admin` role, which may do everything; every actor method calls this so per-app roles slot in.
- * @throws PlatformError E_UNAUTHORIZED when there is no actor, E_FORBIDDEN when the role may not
+ * Decide whether `actor` may perform `action` on `app` (null: platform-level). `admin` may do
+ * everything; `developer` everything but creating apps and managing keys, on the apps its key
+ * lists; `viewer` only the read actions, on the apps its key lists.
+ * @throws PlatformError E_UNAUTHORIZED when there is no actor, E_FORBIDDEN (403, details
+ *   `{ action, app }`) when the role or the key's apps do not allow it
  */
 export function authorize(actor: Actor | null | undefined, action: Action, app: string | null): void {
   if (actor === null || actor === undefined || typeof actor !== 'object') {
     throw cpError('E_UNAUTHORIZED', 'an API key is required; the first admin key is in $FAAS_DATA_DIR/admin.key');
   }
   if (actor.role === 'admin') return;
-  throw cpError('E_FORBIDDEN', `API key "${actor.name}" (role ${actor.role}) may not ${action}${app === null ? '' : ` in app ${app}`}`, { action, ...(app === null ? {} : { app }) });
+  const where = app === null ? '' : ` in app ${app}`;
+  const details = { action, ...(app === null ? {} : { app }) };
+  if (ADMIN_ONLY.has(action) || (actor.role === 'viewer' && !VIEWER_ACTIONS.has(action))) {
+    throw cpError('E_FORBIDDEN', `API key "${actor.name}" (role ${actor.role}) may not ${action}${where}; ask an admin for a key with that right`, details);
+  }
+  if (app !== null && !actorCoversApp(actor, app)) {
+    throw cpError('E_FORBIDDEN', `API key "${actor.name}" (role ${actor.role}) is not granted app ${app}; its apps are ${actor.apps === '*' ? 'all' : actor.apps.join(', ') || 'none'}`, details);
+  }
 }
 
 /** Turn the first refusing diagnostic of a failed check into the deploy error. */
@@ -77,21 +119,25 @@ class CoreControlPlane implements ControlPlane {
   readonly #store: Store;
   readonly #logs: LogRing;
   readonly #checkOptions: ResolvedCheckOptions;
-  readonly #listeners = new Set<(event: AliasMovedEvent) => void>();
+  readonly #box: SecretBox;
+  readonly #validateGrpc: (value: unknown) => GrpcServiceConfig[];
+  readonly #listeners = new Set<(event: ChangeEvent) => void>();
 
-  constructor(store: Store, logRingSize: number, checkOptions: ResolvedCheckOptions) {
+  constructor(store: Store, logRingSize: number, checkOptions: ResolvedCheckOptions, box: SecretBox, validateGrpc: (value: unknown) => GrpcServiceConfig[]) {
     this.#store = store;
     this.#logs = new LogRing(logRingSize);
     this.#checkOptions = checkOptions;
+    this.#box = box;
+    this.#validateGrpc = validateGrpc;
   }
 
-  /** Publish a committed alias move; a throwing listener is reported as a process warning and does not affect others. */
-  #emit(event: AliasMovedEvent): void {
+  /** Publish a committed change; a throwing listener is reported as a process warning and does not affect others. */
+  #emit(event: ChangeEvent): void {
     for (const listener of [...this.#listeners]) {
       try {
         listener({ ...event });
       } catch (error) {
-        process.emitWarning(`onAliasMoved listener threw: ${error instanceof Error ? error.message : String(error)}`, 'FaasControlPlaneWarning');
+        process.emitWarning(`onChange listener threw: ${error instanceof Error ? error.message : String(error)}`, 'FaasControlPlaneWarning');
       }
     }
   }
@@ -109,23 +155,32 @@ class CoreControlPlane implements ControlPlane {
     throw runtimeError('E_FUNCTION_NOT_FOUND', `function ${app}/${fn} does not exist; deploy it first`, { app, function: fn });
   }
 
+  /** Validate names, authorize, and require the function to exist. */
+  async #fnAccess(actor: Actor, action: Action, app: string, fn: string): Promise<FunctionInfo> {
+    validateName('app', app);
+    validateName('function', fn);
+    authorize(actor, action, app);
+    return this.#requireFunction(app, fn);
+  }
+
   async authenticate(apiKey: string): Promise<Actor | null> {
     if (typeof apiKey !== 'string' || !apiKey.startsWith(API_KEY_PREFIX) || apiKey.length > 200) return null;
     const stored = await this.#store.findApiKeyByHash(hashApiKey(apiKey));
     if (stored === null || stored.revokedAt !== null) return null;
-    return { keyId: stored.id, name: stored.name, role: stored.role };
+    return { keyId: stored.id, name: stored.name, role: stored.role, apps: stored.role === 'admin' ? '*' : stored.apps };
   }
 
   async listApps(actor: Actor): Promise<AppInfo[]> {
     authorize(actor, 'apps:list', null);
-    return this.#store.listApps();
+    const apps = await this.#store.listApps();
+    return apps.filter((app) => actorCoversApp(actor, app.name));
   }
 
   async createApp(actor: Actor, name: string): Promise<AppInfo> {
     const app = validateName('app', name);
     authorize(actor, 'apps:create', app);
     if ((await this.#store.getApp(app)) !== null) throw cpError('E_APP_EXISTS', `app ${app} already exists`, { app });
-    return this.#store.ensureApp(app);
+    return this.#store.ensureApp(app, { actor: actor.name, action: 'app.create', app, function: null, target: null });
   }
 
   async listFunctions(actor: Actor, app: string): Promise<FunctionInfo[]> {
@@ -136,10 +191,7 @@ class CoreControlPlane implements ControlPlane {
   }
 
   async getFunction(actor: Actor, app: string, fn: string): Promise<FunctionInfo> {
-    validateName('app', app);
-    validateName('function', fn);
-    authorize(actor, 'functions:read', app);
-    return this.#requireFunction(app, fn);
+    return this.#fnAccess(actor, 'functions:read', app, fn);
   }
 
   async check(code: string): Promise<CheckReport> {
@@ -147,53 +199,77 @@ class CoreControlPlane implements ControlPlane {
     return { ok: result.ok, diagnostics: result.diagnostics };
   }
 
-  async deploy(actor: Actor, input: { app: string; function: string; code: string; message?: string; alias?: string; limits?: Partial<FunctionLimits> }): Promise<DeployResult> {
+  async deploy(actor: Actor, input: DeployRequest): Promise<DeployResult> {
     const app = validateName('app', input.app);
     const fn = validateName('function', input.function);
     const alias = validateName('alias', input.alias ?? DEFAULT_ALIAS);
     authorize(actor, 'functions:deploy', app);
     const message = validateMessage(input.message);
     const code = validateCode(input.code);
+    if (input.auth !== undefined && input.auth !== 'none' && input.auth !== 'required') {
+      throw cpError('E_VALIDATION', `auth must be "none" or "required", got ${JSON.stringify(input.auth)}`, { field: 'auth' });
+    }
     const checked = checkModule(code, this.#checkOptions);
     if (!checked.ok) throw checkFailure(checked.diagnostics);
 
-    // Limits not given keep the function's current ones (a code change does not reset them).
+    // Limits and auth not given keep the function's current ones (a code change does not reset them).
     const current = await this.#store.getFunction(app, fn);
     const limits = validateLimits(input.limits, current?.limits ?? defaultLimits());
-    const versionId = computeVersionId(code, limits);
-    const stored = await this.#store.deploy({ app, function: fn, versionId, code, message, author: actor.name, limits, alias });
-    this.#emit({ app, function: fn, alias, versionId });
+    let auth: AuthMode = input.auth ?? 'none';
+    if (input.auth === undefined && current !== null) {
+      const currentId = current.aliases[alias] ?? current.aliases[DEFAULT_ALIAS];
+      const currentVersion = currentId === undefined ? null : await this.#store.getVersion(app, fn, currentId);
+      auth = currentVersion?.auth ?? 'none';
+    }
+    const versionId = computeVersionId(code, limits, auth);
+    const stored = await this.#store.deploy({
+      app, function: fn, versionId, code, message, author: actor.name, limits, alias, auth,
+      audit: { actor: actor.name, action: 'function.deploy', app, function: fn, target: alias },
+    });
+    this.#emit({ kind: 'alias', app, function: fn, alias, versionId });
     return { version: stored.version, alias: { name: alias, versionId, previousVersionId: stored.previousVersionId }, created: stored.created };
   }
 
   async listVersions(actor: Actor, app: string, fn: string): Promise<VersionInfo[]> {
-    validateName('app', app);
-    validateName('function', fn);
-    authorize(actor, 'functions:read', app);
-    await this.#requireFunction(app, fn);
+    await this.#fnAccess(actor, 'functions:read', app, fn);
     return this.#store.listVersions(app, fn);
   }
 
-  async setAlias(actor: Actor, app: string, fn: string, alias: string, versionId: string): Promise<{ name: string; versionId: string; previousVersionId: string | null }> {
-    validateName('app', app);
-    validateName('function', fn);
-    validateName('alias', alias);
-    validateVersionId(versionId, 'versionId');
-    authorize(actor, 'aliases:write', app);
-    await this.#requireFunction(app, fn);
-    const previousVersionId = await this.#store.setAlias(app, fn, alias, versionId, actor.name);
-    this.#emit({ app, function: fn, alias, versionId });
-    return { name: alias, versionId, previousVersionId };
+  async readVersion(actor: Actor, app: string, fn: string, versionId: string): Promise<VersionWithCode> {
+    await this.#fnAccess(actor, 'functions:read', app, fn);
+    const version = VERSION_ID_PATTERN.test(validateVersionId(versionId, 'versionId')) ? await this.#store.getVersion(app, fn, versionId) : null;
+    if (version === null) throw cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+    return version;
   }
 
-  async rollback(actor: Actor, app: string, fn: string, opts: { alias?: string; to?: string }): Promise<{ name: string; versionId: string; previousVersionId: string | null }> {
-    validateName('app', app);
-    validateName('function', fn);
+  async setAlias(actor: Actor, app: string, fn: string, alias: string, versionId: string, opts: { canary?: CanarySplit | null } = {}): Promise<AliasState> {
+    validateName('alias', alias);
+    validateVersionId(versionId, 'versionId');
+    await this.#fnAccess(actor, 'aliases:write', app, fn);
+    let canary: CanarySplit | null = null;
+    if (opts.canary !== undefined && opts.canary !== null) {
+      const { versionId: canaryId, weight } = opts.canary;
+      validateVersionId(canaryId, 'canary.versionId');
+      if (!Number.isInteger(weight) || weight < 1 || weight > 99) {
+        throw cpError('E_VALIDATION', `canary.weight is the percent of traffic sent to the canary: an integer from 1 to 99, got ${JSON.stringify(weight)} (0 or 100 means no canary: move the alias instead)`, { field: 'canary.weight' });
+      }
+      if (canaryId === versionId) throw cpError('E_VALIDATION', 'canary.versionId must differ from versionId (the alias already sends all traffic there)', { field: 'canary.versionId' });
+      canary = { versionId: canaryId, weight };
+    } else if (opts.canary === undefined) {
+      // Moving the main version without mentioning the canary keeps it, unless it is the new main version.
+      const current = await this.#store.getAliasRoute(app, fn, alias);
+      canary = current?.canary !== null && current?.canary !== undefined && current.canary.versionId !== versionId ? current.canary : null;
+    }
+    const previous = await this.#store.setAlias(app, fn, alias, { versionId, canary }, { actor: actor.name, action: 'alias.set', app, function: fn, target: alias });
+    this.#emit({ kind: 'alias', app, function: fn, alias, versionId });
+    return { name: alias, versionId, previousVersionId: previous?.versionId ?? null, canary };
+  }
+
+  async rollback(actor: Actor, app: string, fn: string, opts: { alias?: string; to?: string }): Promise<AliasState> {
     const alias = validateName('alias', opts.alias ?? DEFAULT_ALIAS);
-    authorize(actor, 'aliases:write', app);
-    await this.#requireFunction(app, fn);
-    const currentId = await this.#store.getAlias(app, fn, alias);
-    if (currentId === null) throw cpError('E_ALIAS_NOT_FOUND', `alias ${alias} of ${app}/${fn} does not exist, so there is nothing to roll back`, { alias });
+    await this.#fnAccess(actor, 'aliases:write', app, fn);
+    const current = await this.#store.getAliasRoute(app, fn, alias);
+    if (current === null) throw cpError('E_ALIAS_NOT_FOUND', `alias ${alias} of ${app}/${fn} does not exist, so there is nothing to roll back`, { alias });
     let target: string;
     if (opts.to !== undefined) {
       target = validateVersionId(opts.to, 'to');
@@ -201,36 +277,187 @@ class CoreControlPlane implements ControlPlane {
       // The newest history entry that differs from the current target. Rolling back twice
       // therefore alternates between the last two versions (the rollback itself is history).
       const history = await this.#store.aliasHistory(app, fn, alias);
-      const previous = history.findLast((move) => move.versionId !== currentId);
+      const previous = history.findLast((move) => move.versionId !== current.versionId);
       if (previous === undefined) {
-        throw cpError('E_NO_PREVIOUS_VERSION', `alias ${alias} of ${app}/${fn} has only ever pointed at ${currentId}; pass "to" with a version id to move it elsewhere`, { alias, versionId: currentId });
+        if (current.canary !== null) {
+          target = current.versionId; // roll back a canary: drop the split, keep the main version
+        } else {
+          throw cpError('E_NO_PREVIOUS_VERSION', `alias ${alias} of ${app}/${fn} has only ever pointed at ${current.versionId}; pass "to" with a version id to move it elsewhere`, { alias, versionId: current.versionId });
+        }
+      } else {
+        target = current.canary !== null ? current.versionId : previous.versionId;
       }
-      target = previous.versionId;
     }
-    const previousVersionId = await this.#store.setAlias(app, fn, alias, target, actor.name);
-    this.#emit({ app, function: fn, alias, versionId: target });
-    return { name: alias, versionId: target, previousVersionId };
+    const previous = await this.#store.setAlias(app, fn, alias, { versionId: target, canary: null }, { actor: actor.name, action: 'alias.rollback', app, function: fn, target: alias });
+    this.#emit({ kind: 'alias', app, function: fn, alias, versionId: target });
+    return { name: alias, versionId: target, previousVersionId: previous?.versionId ?? null, canary: null };
   }
 
-  async readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; requestId?: string }): Promise<LogLine[]> {
+  async readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; requestId?: string; level?: LogLine['level'] }): Promise<LogLine[]> {
     validateName('app', app);
     validateName('function', fn);
     authorize(actor, 'logs:read', app);
-    const { limit, sinceMs, requestId } = opts;
+    const { limit, sinceMs, requestId, level } = opts;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw cpError('E_VALIDATION', `limit must be a positive integer, got ${limit}`, { field: 'limit' });
     if (sinceMs !== undefined && (!Number.isFinite(sinceMs) || sinceMs < 0)) throw cpError('E_VALIDATION', `since must be epoch milliseconds, got ${sinceMs}`, { field: 'since' });
     if (requestId !== undefined && typeof requestId !== 'string') throw cpError('E_VALIDATION', 'requestId must be a string', { field: 'requestId' });
+    if (level !== undefined && !LOG_LEVELS.includes(level)) throw cpError('E_VALIDATION', `level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, { field: 'level' });
     await this.#requireFunction(app, fn);
-    return this.#logs.read(app, fn, { limit, sinceMs, requestId });
+    const lines = this.#logs.read(app, fn, { limit: level === undefined ? limit : undefined, sinceMs, requestId });
+    if (level === undefined) return lines;
+    const min = LOG_LEVELS.indexOf(level);
+    const kept = lines.filter((line) => LOG_LEVELS.indexOf(line.level) >= min);
+    return limit === undefined ? kept : kept.slice(-limit);
   }
+
+  // --- config, secrets, settings, signing keys ----------------------------------------------
+
+  async readConfig(actor: Actor, app: string, fn: string): Promise<ConfigView> {
+    await this.#fnAccess(actor, 'config:read', app, fn);
+    const view: ConfigView = { values: {}, secrets: [] };
+    for (const entry of await this.#store.listConfig(app, fn)) {
+      if (entry.kind === 'value') view.values[entry.name] = entry.value;
+      else view.secrets.push({ name: entry.name, updatedAt: entry.updatedAt });
+    }
+    return view;
+  }
+
+  async setConfig(actor: Actor, app: string, fn: string, kind: 'value' | 'secret', name: string, value: string): Promise<void> {
+    await this.#fnAccess(actor, 'config:write', app, fn);
+    validateConfigName(name);
+    if (typeof value !== 'string') throw cpError('E_VALIDATION', `${kind} ${name} must be a string`, { field: 'value' });
+    if (Buffer.byteLength(value, 'utf8') > MAX_CONFIG_VALUE_BYTES) throw cpError('E_VALIDATION', `${kind} ${name} is ${Buffer.byteLength(value, 'utf8')} bytes; the limit is ${MAX_CONFIG_VALUE_BYTES} bytes`, { field: 'value' });
+    const existing = await this.#store.listConfig(app, fn);
+    if (existing.length >= MAX_CONFIG_ENTRIES && !existing.some((e) => e.kind === kind && e.name === name)) {
+      throw cpError('E_VALIDATION', `${app}/${fn} already has ${existing.length} config values and secrets, the most a function may have (${MAX_CONFIG_ENTRIES}); unset some first`, { field: 'name' });
+    }
+    const stored = kind === 'secret' ? this.#box.seal(value, secretOwner(app, fn, name)) : value;
+    const before = existing.find((e) => e.kind === kind && e.name === name);
+    // Secrets are audited by name only: their values never reach the audit log.
+    const audit = kind === 'secret'
+      ? { actor: actor.name, action: 'secret.set', app, function: fn, target: name, before: before === undefined ? null : { set: true }, after: { set: true } }
+      : { actor: actor.name, action: 'config.set', app, function: fn, target: name, before: before === undefined ? null : { value: before.value }, after: { value } };
+    await this.#store.putConfig(app, fn, { kind, name, value: stored }, audit);
+    this.#emit({ kind: 'config', app, function: fn });
+  }
+
+  async unsetConfig(actor: Actor, app: string, fn: string, kind: 'value' | 'secret', name: string): Promise<void> {
+    await this.#fnAccess(actor, 'config:write', app, fn);
+    validateConfigName(name);
+    const before = (await this.#store.listConfig(app, fn)).find((e) => e.kind === kind && e.name === name);
+    const audit = { actor: actor.name, action: kind === 'secret' ? 'secret.unset' : 'config.unset', app, function: fn, target: name, before: kind === 'secret' ? { set: true } : { value: before?.value ?? null }, after: null };
+    if (!(await this.#store.deleteConfig(app, fn, kind, name, audit))) {
+      throw cpError('E_CONFIG_NOT_FOUND', `${kind === 'secret' ? 'secret' : 'config value'} ${name} is not set for ${app}/${fn}`, { name });
+    }
+    this.#emit({ kind: 'config', app, function: fn });
+  }
+
+  async readAppSettings(actor: Actor, app: string): Promise<AppSettings> {
+    validateName('app', app);
+    authorize(actor, 'settings:read', app);
+    await this.#requireApp(app);
+    return this.getAppSettings(app);
+  }
+
+  async updateAppSettings(actor: Actor, app: string, patch: Partial<AppSettings>): Promise<AppSettings> {
+    validateName('app', app);
+    authorize(actor, 'settings:write', app);
+    await this.#requireApp(app);
+    if (typeof patch !== 'object' || patch === null) throw cpError('E_VALIDATION', 'settings must be an object with fetchAllowlist and/or grpcServices', { field: 'settings' });
+    const current = await this.getAppSettings(app);
+    const next: AppSettings = {
+      fetchAllowlist: patch.fetchAllowlist === undefined ? current.fetchAllowlist : validateAllowlist(patch.fetchAllowlist),
+      grpcServices: current.grpcServices,
+    };
+    if (patch.grpcServices !== undefined) {
+      if (!Array.isArray(patch.grpcServices) || patch.grpcServices.length > MAX_SETTINGS_ENTRIES) throw cpError('E_VALIDATION', `grpcServices must be an array of at most ${MAX_SETTINGS_ENTRIES} services`, { field: 'grpcServices' });
+      try {
+        next.grpcServices = this.#validateGrpc(patch.grpcServices);
+      } catch (error) {
+        throw cpError('E_VALIDATION', `grpcServices: ${error instanceof Error ? error.message : String(error)}`, { field: 'grpcServices' });
+      }
+    }
+    await this.#store.putAppSettings(app, JSON.stringify(next), { actor: actor.name, action: 'settings.update', app, function: null, target: null });
+    this.#emit({ kind: 'settings', app });
+    return next;
+  }
+
+  async rotateSigningKey(actor: Actor, app: string): Promise<{ kid: string }> {
+    validateName('app', app);
+    authorize(actor, 'authkeys:rotate', app);
+    await this.#requireApp(app);
+    const existing = (await this.#store.listSigningKeys(app)).filter((k) => k.retiredAt === null);
+    const now = new Date().toISOString();
+    // The newest key keeps verifying (tokens it signed stay valid); anything older is retired.
+    const retire = existing.slice(1).map((k) => ({ kid: k.kid, at: now }));
+    const key = newSigningKey(now);
+    await this.#store.addSigningKey(app, { ...key, secret: this.#box.seal(key.secret, signingOwner(app, key.kid)) }, {
+      retire, audit: { actor: actor.name, action: 'authkey.rotate', app, function: null, target: key.kid },
+    });
+    this.#emit({ kind: 'keys', app });
+    return { kid: key.kid };
+  }
+
+  // --- API keys and audit ---------------------------------------------------------------------
+
+  async listKeys(actor: Actor): Promise<ApiKeyInfo[]> {
+    authorize(actor, 'keys:manage', null);
+    return (await this.#store.listApiKeys()).map(keyInfo);
+  }
+
+  async createKey(actor: Actor, input: { name: string; role: Role; apps?: string[] | '*' }): Promise<{ key: ApiKeyInfo; secret: string }> {
+    authorize(actor, 'keys:manage', null);
+    if (typeof input !== 'object' || input === null) throw cpError('E_VALIDATION', 'body must be { name, role, apps? }', { field: 'body' });
+    if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 100) throw cpError('E_VALIDATION', 'name must be a non-empty string of at most 100 characters (it is shown as the author of deploys)', { field: 'name' });
+    if (!ROLES.includes(input.role)) throw cpError('E_VALIDATION', `role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(input.role)}`, { field: 'role' });
+    let apps: string[] | '*' = input.apps ?? (input.role === 'admin' ? '*' : []);
+    if (input.role === 'admin') apps = '*';
+    if (apps !== '*') {
+      if (!Array.isArray(apps) || apps.length > 1000) throw cpError('E_VALIDATION', 'apps must be "*" or an array of at most 1000 app names', { field: 'apps' });
+      apps = [...new Set(apps.map((a) => validateName('app', a)))];
+      if (apps.length === 0) throw cpError('E_VALIDATION', `a ${input.role} key needs at least one app (or "*" for all apps)`, { field: 'apps' });
+    }
+    const { key, record } = await createApiKey(this.#store, { name: input.name.trim(), role: input.role, apps }, { actor: actor.name, action: 'key.create', app: null, function: null, target: null });
+    return { key: keyInfo(record), secret: key };
+  }
+
+  async revokeKey(actor: Actor, id: string): Promise<ApiKeyInfo> {
+    authorize(actor, 'keys:manage', null);
+    if (typeof id !== 'string' || id === '' || id.length > 64) throw cpError('E_VALIDATION', 'key id must be a string like key_0123abcd…', { field: 'id' });
+    const revoked = await this.#store.revokeApiKey(id, { actor: actor.name, action: 'key.revoke', app: null, function: null, target: id });
+    if (revoked === null) throw cpError('E_KEY_NOT_FOUND', `no API key has id ${id}; list them with GET /api/keys`, { id });
+    return keyInfo(revoked);
+  }
+
+  async listAudit(actor: Actor, query: { app?: string; limit?: number; beforeId?: number }): Promise<AuditRecord[]> {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw cpError('E_VALIDATION', `limit must be an integer from 1 to 1000, got ${limit}`, { field: 'limit' });
+    if (query.beforeId !== undefined && (!Number.isInteger(query.beforeId) || query.beforeId < 1)) throw cpError('E_VALIDATION', 'before must be a positive audit record id', { field: 'before' });
+    if (query.app !== undefined) {
+      validateName('app', query.app);
+      authorize(actor, 'audit:read', query.app);
+      return this.#store.listAudit({ apps: [query.app], limit, beforeId: query.beforeId });
+    }
+    authorize(actor, 'audit:read', null);
+    let apps: string[] | null = null;
+    if (actor.role !== 'admin') apps = actor.apps === '*' ? (await this.#store.listApps()).map((a) => a.name) : actor.apps;
+    return this.#store.listAudit({ apps, limit, beforeId: query.beforeId });
+  }
+
+  // --- runtime side -----------------------------------------------------------------------------
 
   async resolve(app: string, fn: string, alias: string): Promise<ResolvedTarget | null> {
     if (!isValidName(app) || !isValidName(fn) || !isValidName(alias)) return null;
-    const versionId = await this.#store.getAlias(app, fn, alias);
-    if (versionId === null) return null;
-    const version = await this.#store.getVersion(app, fn, versionId);
+    const route = await this.#store.getAliasRoute(app, fn, alias);
+    if (route === null) return null;
+    const version = await this.#store.getVersion(app, fn, route.versionId);
     if (version === null) return null;
-    return { app, function: fn, alias, versionId, limits: version.limits };
+    let canary: ResolvedTarget['canary'] = null;
+    if (route.canary !== null) {
+      const canaryVersion = await this.#store.getVersion(app, fn, route.canary.versionId);
+      if (canaryVersion !== null) canary = { versionId: canaryVersion.id, limits: canaryVersion.limits, auth: canaryVersion.auth, weight: route.canary.weight };
+    }
+    return { app, function: fn, alias, versionId: version.id, limits: version.limits, auth: version.auth, canary };
   }
 
   async getVersion(app: string, fn: string, versionId: string): Promise<VersionWithCode | null> {
@@ -242,7 +469,36 @@ class CoreControlPlane implements ControlPlane {
     this.#logs.append(lines);
   }
 
-  onAliasMoved(listener: (event: AliasMovedEvent) => void): () => void {
+  async getFunctionConfig(app: string, fn: string): Promise<FunctionConfig> {
+    const config: FunctionConfig = { values: {}, secrets: {} };
+    if (!isValidName(app) || !isValidName(fn)) return config;
+    for (const entry of await this.#store.listConfig(app, fn)) {
+      if (entry.kind === 'value') config.values[entry.name] = entry.value;
+      else config.secrets[entry.name] = this.#box.open(entry.value, secretOwner(app, fn, entry.name));
+    }
+    return config;
+  }
+
+  async getAppSettings(app: string): Promise<AppSettings> {
+    const raw = isValidName(app) ? await this.#store.getAppSettings(app) : null;
+    if (raw === null) return { fetchAllowlist: [], grpcServices: [] };
+    const parsed = JSON.parse(raw) as Partial<AppSettings>;
+    return { fetchAllowlist: parsed.fetchAllowlist ?? [], grpcServices: parsed.grpcServices ?? [] };
+  }
+
+  async getSigningKeys(app: string): Promise<SigningKey[]> {
+    if (!isValidName(app)) return [];
+    let stored = await this.#store.listSigningKeys(app);
+    if (stored.length === 0) {
+      if ((await this.#store.getApp(app)) === null) return [];
+      const key = newSigningKey(new Date().toISOString());
+      await this.#store.addSigningKey(app, { ...key, secret: this.#box.seal(key.secret, signingOwner(app, key.kid)) }, { onlyIfNone: true });
+      stored = await this.#store.listSigningKeys(app);
+    }
+    return stored.map((k) => ({ kid: k.kid, secret: this.#box.open(k.secret, signingOwner(app, k.kid)), createdAt: k.createdAt, retiredAt: k.retiredAt }));
+  }
+
+  onChange(listener: (event: ChangeEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => {
       this.#listeners.delete(listener);
@@ -253,6 +509,56 @@ class CoreControlPlane implements ControlPlane {
     this.#listeners.clear();
     this.#logs.clear();
   }
+}
+
+const LOG_LEVELS: readonly LogLine['level'][] = ['debug', 'info', 'warn', 'error'];
+const ROLES: readonly Role[] = ['admin', 'developer', 'viewer'];
+/** Host names of the fetch allowlist: DNS names, optionally `*.` + a name of two labels or more. */
+const HOST_PATTERN = /^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$|^\d{1,3}(\.\d{1,3}){3}$/;
+
+function secretOwner(app: string, fn: string, name: string): string {
+  return `secret:${app}/${fn}/${name}`;
+}
+
+function signingOwner(app: string, kid: string): string {
+  return `signing-key:${app}/${kid}`;
+}
+
+/** A fresh HS256 signing key (32 random bytes); the secret is plaintext here, sealed before storing. */
+function newSigningKey(now: string): SigningKey {
+  return { kid: randomBytes(8).toString('hex'), secret: randomBytes(32).toString('base64url'), createdAt: now, retiredAt: null };
+}
+
+function validateConfigName(name: unknown): string {
+  if (typeof name !== 'string' || !CONFIG_NAME_PATTERN.test(name)) {
+    throw cpError('E_VALIDATION', `config name ${JSON.stringify(name)} is invalid: use a letter or _ first, then letters, digits or _ (1–63 characters, pattern ${CONFIG_NAME_PATTERN.source})`, { field: 'name' });
+  }
+  return name;
+}
+
+function validateAllowlist(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length > MAX_SETTINGS_ENTRIES) throw cpError('E_VALIDATION', `fetchAllowlist must be an array of at most ${MAX_SETTINGS_ENTRIES} host names`, { field: 'fetchAllowlist' });
+  return [...new Set(value.map((host, i) => {
+    const h = typeof host === 'string' ? host.trim().toLowerCase() : '';
+    if (!HOST_PATTERN.test(h)) throw cpError('E_VALIDATION', `fetchAllowlist[${i}] ${JSON.stringify(host)} is not a host name: use e.g. "api.example.com" or "*.example.com" (no scheme, port or path)`, { field: `fetchAllowlist[${i}]` });
+    return h;
+  }))];
+}
+
+/** Structural checks of `grpcServices` when no gRPC validator is wired (the builtin's validator also parses the proto). */
+function basicGrpcValidation(value: unknown): GrpcServiceConfig[] {
+  if (!Array.isArray(value)) throw new Error('must be an array');
+  return value.map((service, i) => {
+    const s = service as Partial<GrpcServiceConfig>;
+    if (typeof s !== 'object' || s === null || !isValidName(s.name) || typeof s.target !== 'string' || typeof s.proto !== 'string' || typeof s.service !== 'string') {
+      throw new Error(`[${i}] needs name (an app-style name), target ("host:port"), proto (the .proto text) and service (e.g. "game.Inventory")`);
+    }
+    return { ...s, idempotentMethods: Array.isArray(s.idempotentMethods) ? s.idempotentMethods.map(String) : [] } as GrpcServiceConfig;
+  });
+}
+
+function keyInfo(record: StoredApiKey): ApiKeyInfo {
+  return { id: record.id, name: record.name, role: record.role, apps: record.apps, createdAt: record.createdAt, revokedAt: record.revokedAt };
 }
 
 /**
@@ -274,5 +580,7 @@ export function createControlPlane(opts: ControlPlaneOptions): ControlPlane {
   if (!Number.isInteger(logRingSize) || logRingSize < 1 || logRingSize > 1_000_000) {
     throw invalid(`createControlPlane: logRingSize must be an integer between 1 and 1000000, got ${logRingSize}`);
   }
-  return new CoreControlPlane(opts.store, logRingSize, resolveCheckOptions(opts.checkOptions));
+  if (opts.secretKey !== undefined && (!Buffer.isBuffer(opts.secretKey) || opts.secretKey.length !== 32)) throw invalid('createControlPlane: secretKey must be a 32-byte Buffer');
+  const box = new SecretBox(opts.secretKey ?? randomBytes(32));
+  return new CoreControlPlane(opts.store, logRingSize, resolveCheckOptions(opts.checkOptions), box, opts.validateGrpcServices ?? basicGrpcValidation);
 }

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Store, StoredApiKey } from '../store/store.ts';
+import type { AuditInput, Store, StoredApiKey } from '../store/store.ts';
 import type { Role } from './types.ts';
 
 /** Every key starts with this, so scanners and humans recognise it. */
@@ -31,21 +31,23 @@ export function hashApiKey(key: string): string {
 /**
  * Create and store a new key.
  * @param store where the hash is kept
- * @param input `name` (shown as the author of deploys) and `role`
+ * @param input `name` (shown as the author of deploys), `role`, and `apps` (default `'*'`)
+ * @param audit recorded with the key in one transaction (omitted for the bootstrap admin key)
  * @returns the raw key (shown once, never stored) and the stored record
  * @throws whatever the store throws (e.g. E_STORE_UNAVAILABLE)
  */
-export async function createApiKey(store: Store, input: { name: string; role: Role }): Promise<{ key: string; record: StoredApiKey }> {
+export async function createApiKey(store: Store, input: { name: string; role: Role; apps?: string[] | '*' }, audit?: AuditInput): Promise<{ key: string; record: StoredApiKey }> {
   const key = generateApiKey();
   const record: StoredApiKey = {
     id: `key_${randomBytes(8).toString('hex')}`,
     name: input.name,
     role: input.role,
+    apps: input.apps ?? '*',
     hash: hashApiKey(key),
     createdAt: new Date().toISOString(),
     revokedAt: null,
   };
-  await store.createApiKey(record);
+  await store.createApiKey(record, audit);
   return { key, record };
 }
 

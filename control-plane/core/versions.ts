@@ -3,7 +3,7 @@
  * same version (deploys are idempotent and the id says what runs).
  */
 import { createHash } from 'node:crypto';
-import type { FunctionLimits } from './types.ts';
+import type { AuthMode, FunctionLimits } from './types.ts';
 
 /** Shape of a version id: 20 lowercase hex characters (80 bits of SHA-256). */
 export const VERSION_ID_PATTERN = /^[0-9a-f]{20}$/;
@@ -28,8 +28,12 @@ export function canonicalJson(value: unknown): string {
  * boundary between the two parts is unambiguous.
  * @param code the module source (hashed as UTF-8)
  * @param limits the complete limits the version runs with
+ * @param auth the version's auth mode; `none` hashes exactly as before auth modes existed (ids of
+ *   stored versions stay valid), `required` adds `"\0auth=required"` after the code
  * @returns 20 lowercase hex characters
  */
-export function computeVersionId(code: string, limits: FunctionLimits): string {
-  return createHash('sha256').update(canonicalJson(limits)).update('\0').update(code, 'utf8').digest('hex').slice(0, 20);
+export function computeVersionId(code: string, limits: FunctionLimits, auth: AuthMode = 'none'): string {
+  const hash = createHash('sha256').update(canonicalJson(limits)).update('\0').update(code, 'utf8');
+  if (auth !== 'none') hash.update(`\0auth=${auth}`);
+  return hash.digest('hex').slice(0, 20);
 }

@@ -17,9 +17,9 @@ import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { isPlatformError } from '../../runtime/errors.ts';
 import { cpError } from '../errors.ts';
-import type { AppInfo, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import type { AliasMove, DeployInput, Store, StoreDeployResult, StoredApiKey } from './store.ts';
+import type { AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, Store, StoreDeployResult, StoredApiKey, StoredSigningKey } from './store.ts';
 
 /** Attempts of one transaction before a deadlock / lock timeout / creation race is reported. */
 const MAX_ATTEMPTS = 8;
@@ -39,7 +39,9 @@ const UNAVAILABLE_CODES = new Set([
 type Row = RowDataPacket;
 type Param = string | number | Date | null;
 
-const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits';
+const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits, auth';
+const KEY_COLUMNS = 'id, name, role, apps, hash, created_at, revoked_at';
+const ROUTE_COLUMNS = 'version_id, canary_version_id, canary_weight';
 
 function iso(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
@@ -65,7 +67,31 @@ function toVersion(row: Row): VersionInfo {
     author: String(row.author),
     createdAt: iso(row.created_at),
     limits: json<FunctionLimits>(row.limits),
+    auth: String(row.auth) as AuthMode,
   };
+}
+
+function nullable(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function toRoute(row: Row): AliasRoute {
+  const canary = row.canary_version_id === null || row.canary_version_id === undefined ? null : { versionId: String(row.canary_version_id), weight: Number(row.canary_weight) };
+  return { versionId: String(row.version_id), canary };
+}
+
+function toAudit(row: Row): AuditEntry {
+  const parse = (value: unknown): unknown => (value === null || value === undefined ? null : JSON.parse(String(value)));
+  return {
+    id: Number(row.id), at: iso(row.at), actor: String(row.actor), action: String(row.action),
+    app: nullable(row.app), function: nullable(row.function), target: nullable(row.target),
+    before: parse(row.before), after: parse(row.after),
+  };
+}
+
+/** JSON text of an audit value, or null for undefined/null. */
+function auditJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
 function toApiKey(row: Row): StoredApiKey {
@@ -73,6 +99,7 @@ function toApiKey(row: Row): StoredApiKey {
     id: String(row.id),
     name: String(row.name),
     role: String(row.role) as StoredApiKey['role'],
+    apps: JSON.parse(String(row.apps)) as StoredApiKey['apps'],
     hash: String(row.hash),
     createdAt: iso(row.created_at),
     revokedAt: row.revoked_at === null ? null : iso(row.revoked_at),
@@ -253,27 +280,52 @@ class MysqlStore implements Store {
     return row === null ? null : toApp(row);
   }
 
-  async ensureApp(name: string): Promise<AppInfo> {
-    await this.#rows('INSERT IGNORE INTO apps (name, created_at) VALUES (?, ?)', [name, new Date()]);
-    return toApp((await this.#one('SELECT name, created_at FROM apps WHERE name = ?', [name])) as Row);
+  async ensureApp(name: string, audit?: AuditInput): Promise<AppInfo> {
+    return this.#tx(async (conn) => {
+      const now = new Date();
+      if ((await this.#one('SELECT name FROM apps WHERE name = ? FOR UPDATE', [name], conn)) === null) {
+        try {
+          await this.#exec('INSERT INTO apps (name, created_at) VALUES (?, ?)', [name, now], conn);
+        } catch (error) {
+          if (errno(error) === ER_DUP_ENTRY) throw new RetryableError(error);
+          throw error;
+        }
+        if (audit !== undefined) await this.#audit(conn, { ...audit, after: { name } }, now);
+      }
+      return toApp((await this.#one('SELECT name, created_at FROM apps WHERE name = ?', [name], conn)) as Row);
+    });
+  }
+
+  /** Inside a transaction: append one audit record. */
+  async #audit(conn: PoolConnection, entry: AuditInput, now: Date): Promise<void> {
+    await this.#exec(
+      'INSERT INTO audit_log (at, actor, action, app, function, target, `before`, `after`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [now, entry.actor, entry.action, entry.app, entry.function, entry.target, auditJson(entry.before), auditJson(entry.after)],
+      conn,
+    );
   }
 
   #functionInfo(row: Row, aliasRows: Row[]): FunctionInfo {
     const aliases: Record<string, string> = {};
-    for (const alias of aliasRows) aliases[String(alias.name)] = String(alias.version_id);
-    return { app: String(row.app), name: String(row.name), createdAt: iso(row.created_at), limits: json<FunctionLimits>(row.limits), aliases };
+    const canaries: Record<string, CanarySplit> = {};
+    for (const alias of aliasRows) {
+      const route = toRoute(alias);
+      aliases[String(alias.name)] = route.versionId;
+      if (route.canary !== null) canaries[String(alias.name)] = route.canary;
+    }
+    return { app: String(row.app), name: String(row.name), createdAt: iso(row.created_at), limits: json<FunctionLimits>(row.limits), aliases, canaries };
   }
 
   async listFunctions(app: string): Promise<FunctionInfo[]> {
     const rows = await this.#rows('SELECT app, name, created_at, limits FROM functions WHERE app = ? ORDER BY name', [app]);
-    const aliasRows = await this.#rows('SELECT function, name, version_id FROM aliases WHERE app = ? ORDER BY name', [app]);
+    const aliasRows = await this.#rows(`SELECT function, name, ${ROUTE_COLUMNS} FROM aliases WHERE app = ? ORDER BY name`, [app]);
     return rows.map((row) => this.#functionInfo(row, aliasRows.filter((alias) => alias.function === row.name)));
   }
 
   async getFunction(app: string, name: string): Promise<FunctionInfo | null> {
     const row = await this.#one('SELECT app, name, created_at, limits FROM functions WHERE app = ? AND name = ?', [app, name]);
     if (row === null) return null;
-    return this.#functionInfo(row, await this.#rows('SELECT name, version_id FROM aliases WHERE app = ? AND function = ? ORDER BY name', [app, name]));
+    return this.#functionInfo(row, await this.#rows(`SELECT name, ${ROUTE_COLUMNS} FROM aliases WHERE app = ? AND function = ? ORDER BY name`, [app, name]));
   }
 
   async deploy(input: DeployInput): Promise<StoreDeployResult> {
@@ -300,28 +352,31 @@ class MysqlStore implements Store {
       if (row === null) {
         const next = await this.#one('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE app = ? AND function = ?', [app, fn], conn);
         await this.#exec(
-          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          [app, fn, versionId, Number(next?.seq ?? 1), input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits],
+          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [app, fn, versionId, Number(next?.seq ?? 1), input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits, input.auth],
           conn,
         );
         created = true;
         row = (await this.#one(selectVersion, [app, fn, versionId], conn)) as Row;
       }
-      const previousVersionId = await this.#moveAlias(conn, app, fn, alias, versionId, input.author, now);
-      return { version: toVersion(row), previousVersionId, created };
+      const previous = await this.#moveAlias(conn, app, fn, alias, { versionId, canary: null }, input.author, now);
+      await this.#audit(conn, { ...input.audit, before: previous, after: { versionId, created } }, now);
+      return { version: toVersion(row), previousVersionId: previous?.versionId ?? null, created };
     });
   }
 
-  /** Inside a transaction holding the function row lock: move the alias, append history, return the previous target. */
-  async #moveAlias(conn: PoolConnection, app: string, fn: string, alias: string, versionId: string, actor: string, now: Date): Promise<string | null> {
-    const previous = await this.#one('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', [app, fn, alias], conn);
+  /** Inside a transaction holding the function row lock: move the alias, append history, return the previous route. */
+  async #moveAlias(conn: PoolConnection, app: string, fn: string, alias: string, route: AliasRoute, actor: string, now: Date): Promise<AliasRoute | null> {
+    const row = await this.#one(`SELECT ${ROUTE_COLUMNS} FROM aliases WHERE app = ? AND function = ? AND name = ?`, [app, fn, alias], conn);
+    const previous = row === null ? null : toRoute(row);
     await this.#exec(
-      'INSERT INTO aliases (app, function, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE version_id = VALUES(version_id), updated_at = VALUES(updated_at)',
-      [app, fn, alias, versionId, now],
+      `INSERT INTO aliases (app, function, name, version_id, canary_version_id, canary_weight, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE version_id = VALUES(version_id), canary_version_id = VALUES(canary_version_id), canary_weight = VALUES(canary_weight), updated_at = VALUES(updated_at)`,
+      [app, fn, alias, route.versionId, route.canary?.versionId ?? null, route.canary?.weight ?? null, now],
       conn,
     );
-    await this.#exec('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', [app, fn, alias, versionId, actor, now], conn);
-    return previous === null ? null : String(previous.version_id);
+    await this.#exec('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', [app, fn, alias, route.versionId, actor, now], conn);
+    return previous;
   }
 
   async listVersions(app: string, fn: string): Promise<VersionInfo[]> {
@@ -338,12 +393,22 @@ class MysqlStore implements Store {
     return row === null ? null : String(row.version_id);
   }
 
-  async setAlias(app: string, fn: string, alias: string, versionId: string, actor: string): Promise<string | null> {
+  async getAliasRoute(app: string, fn: string, alias: string): Promise<AliasRoute | null> {
+    const row = await this.#one(`SELECT ${ROUTE_COLUMNS} FROM aliases WHERE app = ? AND function = ? AND name = ?`, [app, fn, alias]);
+    return row === null ? null : toRoute(row);
+  }
+
+  async setAlias(app: string, fn: string, alias: string, route: AliasRoute, audit: AuditInput): Promise<AliasRoute | null> {
     return this.#tx(async (conn) => {
-      const notFound = () => cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
-      if ((await this.#one('SELECT name FROM functions WHERE app = ? AND name = ? FOR UPDATE', [app, fn], conn)) === null) throw notFound();
-      if ((await this.#one('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', [app, fn, versionId], conn)) === null) throw notFound();
-      return this.#moveAlias(conn, app, fn, alias, versionId, actor, new Date());
+      const notFound = (versionId: string) => cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+      if ((await this.#one('SELECT name FROM functions WHERE app = ? AND name = ? FOR UPDATE', [app, fn], conn)) === null) throw notFound(route.versionId);
+      for (const versionId of [route.versionId, ...(route.canary === null ? [] : [route.canary.versionId])]) {
+        if ((await this.#one('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', [app, fn, versionId], conn)) === null) throw notFound(versionId);
+      }
+      const now = new Date();
+      const previous = await this.#moveAlias(conn, app, fn, alias, route, audit.actor, now);
+      await this.#audit(conn, { ...audit, before: previous, after: route }, now);
+      return previous;
     });
   }
 
@@ -352,11 +417,14 @@ class MysqlStore implements Store {
     return rows.map((row) => ({ versionId: String(row.version_id), movedAt: iso(row.moved_at), actor: String(row.actor) }));
   }
 
-  async createApiKey(key: StoredApiKey): Promise<void> {
+  async createApiKey(key: StoredApiKey, audit?: AuditInput): Promise<void> {
     try {
-      await this.#rows('INSERT INTO api_keys (id, name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)', [
-        key.id, key.name, key.role, key.hash, new Date(key.createdAt), key.revokedAt === null ? null : new Date(key.revokedAt),
-      ]);
+      await this.#tx(async (conn) => {
+        await this.#exec('INSERT INTO api_keys (id, name, role, apps, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+          key.id, key.name, key.role, JSON.stringify(key.apps), key.hash, new Date(key.createdAt), key.revokedAt === null ? null : new Date(key.revokedAt),
+        ], conn);
+        if (audit !== undefined) await this.#audit(conn, { ...audit, after: { id: key.id, name: key.name, role: key.role, apps: key.apps } }, new Date(key.createdAt));
+      });
     } catch (error) {
       if (errno(error) === ER_DUP_ENTRY) throw cpError('E_CONFLICT', `an API key with id ${key.id} or the same secret already exists`);
       throw error;
@@ -364,8 +432,96 @@ class MysqlStore implements Store {
   }
 
   async findApiKeyByHash(hash: string): Promise<StoredApiKey | null> {
-    const row = await this.#one('SELECT id, name, role, hash, created_at, revoked_at FROM api_keys WHERE hash = ?', [hash]);
+    const row = await this.#one(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE hash = ?`, [hash]);
     return row === null ? null : toApiKey(row);
+  }
+
+  async listApiKeys(): Promise<StoredApiKey[]> {
+    return (await this.#rows(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`)).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, audit: AuditInput): Promise<StoredApiKey | null> {
+    return this.#tx(async (conn) => {
+      const row = await this.#one(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ? FOR UPDATE`, [id], conn);
+      if (row === null) return null;
+      const before = toApiKey(row);
+      if (before.revokedAt !== null) return before;
+      const now = new Date();
+      await this.#exec('UPDATE api_keys SET revoked_at = ? WHERE id = ?', [now, id], conn);
+      await this.#audit(conn, { ...audit, before: { revokedAt: null }, after: { revokedAt: now.toISOString() } }, now);
+      return { ...before, revokedAt: now.toISOString() };
+    });
+  }
+
+  async listConfig(app: string, fn: string): Promise<ConfigEntry[]> {
+    return (await this.#rows('SELECT kind, name, value, updated_at FROM function_config WHERE app = ? AND function = ? ORDER BY kind, name', [app, fn])).map((row) => ({
+      kind: String(row.kind) as ConfigEntry['kind'], name: String(row.name), value: String(row.value), updatedAt: iso(row.updated_at),
+    }));
+  }
+
+  async putConfig(app: string, fn: string, entry: Omit<ConfigEntry, 'updatedAt'>, audit: AuditInput): Promise<void> {
+    await this.#tx(async (conn) => {
+      const now = new Date();
+      await this.#exec(
+        'INSERT INTO function_config (app, function, kind, name, value, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)',
+        [app, fn, entry.kind, entry.name, entry.value, now],
+        conn,
+      );
+      await this.#audit(conn, audit, now);
+    });
+  }
+
+  async deleteConfig(app: string, fn: string, kind: ConfigEntry['kind'], name: string, audit: AuditInput): Promise<boolean> {
+    return this.#tx(async (conn) => {
+      const [result] = await conn.execute<import('mysql2/promise').ResultSetHeader>('DELETE FROM function_config WHERE app = ? AND function = ? AND kind = ? AND name = ?', [app, fn, kind, name]);
+      if (result.affectedRows === 0) return false;
+      await this.#audit(conn, audit, new Date());
+      return true;
+    });
+  }
+
+  async getAppSettings(app: string): Promise<string | null> {
+    const row = await this.#one('SELECT settings FROM app_settings WHERE app = ?', [app]);
+    return row === null ? null : String(row.settings);
+  }
+
+  async putAppSettings(app: string, settingsJson: string, audit: AuditInput): Promise<void> {
+    await this.#tx(async (conn) => {
+      const now = new Date();
+      const before = await this.#one('SELECT settings FROM app_settings WHERE app = ? FOR UPDATE', [app], conn);
+      await this.#exec('INSERT INTO app_settings (app, settings, updated_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE settings = VALUES(settings), updated_at = VALUES(updated_at)', [app, settingsJson, now], conn);
+      await this.#audit(conn, { ...audit, before: before === null ? null : JSON.parse(String(before.settings)), after: JSON.parse(settingsJson) }, now);
+    });
+  }
+
+  async listSigningKeys(app: string): Promise<StoredSigningKey[]> {
+    return (await this.#rows('SELECT kid, secret, created_at, retired_at FROM signing_keys WHERE app = ? ORDER BY created_at DESC, kid DESC', [app])).map((row) => ({
+      kid: String(row.kid), secret: String(row.secret), createdAt: iso(row.created_at), retiredAt: row.retired_at === null ? null : iso(row.retired_at),
+    }));
+  }
+
+  async addSigningKey(app: string, key: StoredSigningKey, opts: { retire?: { kid: string; at: string }[]; onlyIfNone?: boolean; audit?: AuditInput }): Promise<void> {
+    await this.#tx(async (conn) => {
+      // Lock the app row so concurrent first uses (onlyIfNone) create one key.
+      await this.#one('SELECT name FROM apps WHERE name = ? FOR UPDATE', [app], conn);
+      if (opts.onlyIfNone === true && (await this.#one('SELECT kid FROM signing_keys WHERE app = ? LIMIT 1', [app], conn)) !== null) return;
+      await this.#exec('INSERT INTO signing_keys (app, kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?, ?)', [app, key.kid, key.secret, new Date(key.createdAt), key.retiredAt === null ? null : new Date(key.retiredAt)], conn);
+      for (const { kid, at } of opts.retire ?? []) await this.#exec('UPDATE signing_keys SET retired_at = ? WHERE app = ? AND kid = ? AND retired_at IS NULL', [new Date(at), app, kid], conn);
+      if (opts.audit !== undefined) await this.#audit(conn, { ...opts.audit, after: { kid: key.kid, retire: opts.retire ?? [] } }, new Date(key.createdAt));
+    });
+  }
+
+  async appendAudit(entry: AuditInput): Promise<void> {
+    await this.#tx(async (conn) => this.#audit(conn, entry, new Date()));
+  }
+
+  async listAudit(query: { apps: string[] | null; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
+    const before = query.beforeId ?? Number.MAX_SAFE_INTEGER;
+    const limit = Math.max(1, Math.min(10_000, Math.floor(query.limit)));
+    if (query.apps === null) return (await this.#rows(`SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ${limit}`, [before])).map(toAudit);
+    if (query.apps.length === 0) return [];
+    const marks = query.apps.map(() => '?').join(', ');
+    return (await this.#rows(`SELECT * FROM audit_log WHERE id < ? AND app IN (${marks}) ORDER BY id DESC LIMIT ${limit}`, [before, ...query.apps])).map(toAudit);
   }
 
   async countApiKeys(): Promise<number> {

@@ -10,16 +10,17 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { cpError } from '../errors.ts';
-import type { AppInfo, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import type { AliasMove, DeployInput, Store, StoreDeployResult, StoredApiKey } from './store.ts';
+import type { AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, Store, StoreDeployResult, StoredApiKey, StoredSigningKey } from './store.ts';
 
 /** How long a connection waits for another process's write lock before failing, in ms. */
 const BUSY_TIMEOUT_MS = 5000;
 
 type Row = Record<string, unknown>;
 
-const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits';
+const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits, auth';
+const KEY_COLUMNS = 'id, name, role, apps, hash, created_at, revoked_at';
 
 function str(row: Row, column: string): string {
   return String(row[column]);
@@ -39,7 +40,31 @@ function toVersion(row: Row): VersionInfo {
     author: str(row, 'author'),
     createdAt: str(row, 'created_at'),
     limits: JSON.parse(str(row, 'limits')) as FunctionLimits,
+    auth: str(row, 'auth') as AuthMode,
   };
+}
+
+function nullable(row: Row, column: string): string | null {
+  return row[column] === null || row[column] === undefined ? null : str(row, column);
+}
+
+function toRoute(row: Row): AliasRoute {
+  const canary = row.canary_version_id === null || row.canary_version_id === undefined ? null : { versionId: str(row, 'canary_version_id'), weight: Number(row.canary_weight) };
+  return { versionId: str(row, 'version_id'), canary };
+}
+
+function toAudit(row: Row): AuditEntry {
+  const parse = (column: string): unknown => (row[column] === null || row[column] === undefined ? null : JSON.parse(str(row, column)));
+  return {
+    id: Number(row.id), at: str(row, 'at'), actor: str(row, 'actor'), action: str(row, 'action'),
+    app: nullable(row, 'app'), function: nullable(row, 'function'), target: nullable(row, 'target'),
+    before: parse('before'), after: parse('after'),
+  };
+}
+
+/** JSON text of an audit value, or null for undefined/null. */
+function auditJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
 function toApiKey(row: Row): StoredApiKey {
@@ -47,6 +72,7 @@ function toApiKey(row: Row): StoredApiKey {
     id: str(row, 'id'),
     name: str(row, 'name'),
     role: str(row, 'role') as StoredApiKey['role'],
+    apps: JSON.parse(str(row, 'apps')) as StoredApiKey['apps'],
     hash: str(row, 'hash'),
     createdAt: str(row, 'created_at'),
     revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : str(row, 'revoked_at'),
@@ -160,27 +186,47 @@ class SqliteStore implements Store {
     return row === undefined ? null : toApp(row);
   }
 
-  async ensureApp(name: string): Promise<AppInfo> {
-    this.#guard(() => this.#run('INSERT INTO apps (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', name, new Date().toISOString()));
-    return toApp(this.#get('SELECT name, created_at FROM apps WHERE name = ?', name) as Row);
+  async ensureApp(name: string, audit?: AuditInput): Promise<AppInfo> {
+    return this.#tx(() => {
+      const now = new Date().toISOString();
+      const before = this.#get('SELECT name FROM apps WHERE name = ?', name);
+      if (before === undefined) {
+        this.#run('INSERT INTO apps (name, created_at) VALUES (?, ?)', name, now);
+        if (audit !== undefined) this.#audit({ ...audit, after: { name } }, now);
+      }
+      return toApp(this.#get('SELECT name, created_at FROM apps WHERE name = ?', name) as Row);
+    });
+  }
+
+  /** Inside a transaction: append one audit record. */
+  #audit(entry: AuditInput, now: string): void {
+    this.#run(
+      'INSERT INTO audit_log (at, actor, action, app, function, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      now, entry.actor, entry.action, entry.app, entry.function, entry.target, auditJson(entry.before), auditJson(entry.after),
+    );
   }
 
   #functionInfo(row: Row, aliasRows: Row[]): FunctionInfo {
     const aliases: Record<string, string> = {};
-    for (const alias of aliasRows) aliases[str(alias, 'name')] = str(alias, 'version_id');
-    return { app: str(row, 'app'), name: str(row, 'name'), createdAt: str(row, 'created_at'), limits: JSON.parse(str(row, 'limits')) as FunctionLimits, aliases };
+    const canaries: Record<string, CanarySplit> = {};
+    for (const alias of aliasRows) {
+      const route = toRoute(alias);
+      aliases[str(alias, 'name')] = route.versionId;
+      if (route.canary !== null) canaries[str(alias, 'name')] = route.canary;
+    }
+    return { app: str(row, 'app'), name: str(row, 'name'), createdAt: str(row, 'created_at'), limits: JSON.parse(str(row, 'limits')) as FunctionLimits, aliases, canaries };
   }
 
   async listFunctions(app: string): Promise<FunctionInfo[]> {
     const rows = this.#all('SELECT app, name, created_at, limits FROM functions WHERE app = ? ORDER BY name', app);
-    const aliasRows = this.#all('SELECT function, name, version_id FROM aliases WHERE app = ? ORDER BY name', app);
+    const aliasRows = this.#all('SELECT function, name, version_id, canary_version_id, canary_weight FROM aliases WHERE app = ? ORDER BY name', app);
     return rows.map((row) => this.#functionInfo(row, aliasRows.filter((alias) => alias.function === row.name)));
   }
 
   async getFunction(app: string, name: string): Promise<FunctionInfo | null> {
     const row = this.#get('SELECT app, name, created_at, limits FROM functions WHERE app = ? AND name = ?', app, name);
     if (row === undefined) return null;
-    return this.#functionInfo(row, this.#all('SELECT name, version_id FROM aliases WHERE app = ? AND function = ? ORDER BY name', app, name));
+    return this.#functionInfo(row, this.#all('SELECT name, version_id, canary_version_id, canary_weight FROM aliases WHERE app = ? AND function = ? ORDER BY name', app, name));
   }
 
   async deploy(input: DeployInput): Promise<StoreDeployResult> {
@@ -195,26 +241,29 @@ class SqliteStore implements Store {
       if (row === undefined) {
         const seq = Number((this.#get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE app = ? AND function = ?', app, fn) as Row).seq);
         this.#run(
-          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          app, fn, versionId, seq, input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits,
+          'INSERT INTO versions (app, function, id, seq, code, size, message, author, created_at, limits, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          app, fn, versionId, seq, input.code, Buffer.byteLength(input.code, 'utf8'), input.message, input.author, now, limits, input.auth,
         );
         created = true;
         row = this.#get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND function = ? AND id = ?`, app, fn, versionId) as Row;
       }
-      const previousVersionId = this.#moveAlias(app, fn, alias, versionId, input.author, now);
-      return { version: toVersion(row), previousVersionId, created };
+      const previous = this.#moveAlias(app, fn, alias, { versionId, canary: null }, input.author, now);
+      this.#audit({ ...input.audit, before: previous, after: { versionId, created } }, now);
+      return { version: toVersion(row), previousVersionId: previous?.versionId ?? null, created };
     });
   }
 
-  /** Inside a transaction: point `alias` at `versionId`, append the move to the history, return the previous target. */
-  #moveAlias(app: string, fn: string, alias: string, versionId: string, actor: string, now: string): string | null {
-    const previous = this.#get('SELECT version_id FROM aliases WHERE app = ? AND function = ? AND name = ?', app, fn, alias);
+  /** Inside a transaction: point `alias` at the route, append the move to the history, return the previous route. */
+  #moveAlias(app: string, fn: string, alias: string, route: AliasRoute, actor: string, now: string): AliasRoute | null {
+    const row = this.#get('SELECT version_id, canary_version_id, canary_weight FROM aliases WHERE app = ? AND function = ? AND name = ?', app, fn, alias);
+    const previous = row === undefined ? null : toRoute(row);
     this.#run(
-      'INSERT INTO aliases (app, function, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app, function, name) DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at',
-      app, fn, alias, versionId, now,
+      `INSERT INTO aliases (app, function, name, version_id, canary_version_id, canary_weight, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (app, function, name) DO UPDATE SET version_id = excluded.version_id, canary_version_id = excluded.canary_version_id, canary_weight = excluded.canary_weight, updated_at = excluded.updated_at`,
+      app, fn, alias, route.versionId, route.canary?.versionId ?? null, route.canary?.weight ?? null, now,
     );
-    this.#run('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', app, fn, alias, versionId, actor, now);
-    return previous === undefined ? null : str(previous, 'version_id');
+    this.#run('INSERT INTO alias_history (app, function, alias, version_id, actor, moved_at) VALUES (?, ?, ?, ?, ?, ?)', app, fn, alias, route.versionId, actor, now);
+    return previous;
   }
 
   async listVersions(app: string, fn: string): Promise<VersionInfo[]> {
@@ -231,12 +280,22 @@ class SqliteStore implements Store {
     return row === undefined ? null : str(row, 'version_id');
   }
 
-  async setAlias(app: string, fn: string, alias: string, versionId: string, actor: string): Promise<string | null> {
+  async getAliasRoute(app: string, fn: string, alias: string): Promise<AliasRoute | null> {
+    const row = this.#get('SELECT version_id, canary_version_id, canary_weight FROM aliases WHERE app = ? AND function = ? AND name = ?', app, fn, alias);
+    return row === undefined ? null : toRoute(row);
+  }
+
+  async setAlias(app: string, fn: string, alias: string, route: AliasRoute, audit: AuditInput): Promise<AliasRoute | null> {
     return this.#tx(() => {
-      if (this.#get('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', app, fn, versionId) === undefined) {
-        throw cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+      for (const versionId of [route.versionId, ...(route.canary === null ? [] : [route.canary.versionId])]) {
+        if (this.#get('SELECT id FROM versions WHERE app = ? AND function = ? AND id = ?', app, fn, versionId) === undefined) {
+          throw cpError('E_VERSION_NOT_FOUND', `version ${versionId} does not exist for ${app}/${fn}; list versions with GET /api/apps/${app}/functions/${fn}/versions`, { versionId });
+        }
       }
-      return this.#moveAlias(app, fn, alias, versionId, actor, new Date().toISOString());
+      const now = new Date().toISOString();
+      const previous = this.#moveAlias(app, fn, alias, route, audit.actor, now);
+      this.#audit({ ...audit, before: previous, after: route }, now);
+      return previous;
     });
   }
 
@@ -248,9 +307,12 @@ class SqliteStore implements Store {
     }));
   }
 
-  async createApiKey(key: StoredApiKey): Promise<void> {
+  async createApiKey(key: StoredApiKey, audit?: AuditInput): Promise<void> {
     try {
-      this.#guard(() => this.#run('INSERT INTO api_keys (id, name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)', key.id, key.name, key.role, key.hash, key.createdAt, key.revokedAt));
+      this.#tx(() => {
+        this.#run('INSERT INTO api_keys (id, name, role, apps, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)', key.id, key.name, key.role, JSON.stringify(key.apps), key.hash, key.createdAt, key.revokedAt);
+        if (audit !== undefined) this.#audit({ ...audit, after: { id: key.id, name: key.name, role: key.role, apps: key.apps } }, key.createdAt);
+      });
     } catch (error) {
       if (sqliteCode(error) === SQLITE_CONSTRAINT) throw cpError('E_CONFLICT', `an API key with id ${key.id} or the same secret already exists`);
       throw error;
@@ -258,12 +320,98 @@ class SqliteStore implements Store {
   }
 
   async findApiKeyByHash(hash: string): Promise<StoredApiKey | null> {
-    const row = this.#get('SELECT id, name, role, hash, created_at, revoked_at FROM api_keys WHERE hash = ?', hash);
+    const row = this.#get(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE hash = ?`, hash);
     return row === undefined ? null : toApiKey(row);
   }
 
   async countApiKeys(): Promise<number> {
     return Number((this.#get('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL') as Row).n);
+  }
+
+  async listApiKeys(): Promise<StoredApiKey[]> {
+    return this.#all(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, audit: AuditInput): Promise<StoredApiKey | null> {
+    return this.#tx(() => {
+      const row = this.#get(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`, id);
+      if (row === undefined) return null;
+      const before = toApiKey(row);
+      if (before.revokedAt !== null) return before;
+      const now = new Date().toISOString();
+      this.#run('UPDATE api_keys SET revoked_at = ? WHERE id = ?', now, id);
+      this.#audit({ ...audit, before: { revokedAt: null }, after: { revokedAt: now } }, now);
+      return { ...before, revokedAt: now };
+    });
+  }
+
+  async listConfig(app: string, fn: string): Promise<ConfigEntry[]> {
+    return this.#all('SELECT kind, name, value, updated_at FROM function_config WHERE app = ? AND function = ? ORDER BY kind, name', app, fn).map((row) => ({
+      kind: str(row, 'kind') as ConfigEntry['kind'], name: str(row, 'name'), value: str(row, 'value'), updatedAt: str(row, 'updated_at'),
+    }));
+  }
+
+  async putConfig(app: string, fn: string, entry: Omit<ConfigEntry, 'updatedAt'>, audit: AuditInput): Promise<void> {
+    this.#tx(() => {
+      const now = new Date().toISOString();
+      this.#run(
+        'INSERT INTO function_config (app, function, kind, name, value, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app, function, kind, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+        app, fn, entry.kind, entry.name, entry.value, now,
+      );
+      this.#audit(audit, now);
+    });
+  }
+
+  async deleteConfig(app: string, fn: string, kind: ConfigEntry['kind'], name: string, audit: AuditInput): Promise<boolean> {
+    return this.#tx(() => {
+      if (this.#get('SELECT name FROM function_config WHERE app = ? AND function = ? AND kind = ? AND name = ?', app, fn, kind, name) === undefined) return false;
+      this.#run('DELETE FROM function_config WHERE app = ? AND function = ? AND kind = ? AND name = ?', app, fn, kind, name);
+      this.#audit(audit, new Date().toISOString());
+      return true;
+    });
+  }
+
+  async getAppSettings(app: string): Promise<string | null> {
+    const row = this.#get('SELECT settings FROM app_settings WHERE app = ?', app);
+    return row === undefined ? null : str(row, 'settings');
+  }
+
+  async putAppSettings(app: string, settingsJson: string, audit: AuditInput): Promise<void> {
+    this.#tx(() => {
+      const now = new Date().toISOString();
+      const before = this.#get('SELECT settings FROM app_settings WHERE app = ?', app);
+      this.#run('INSERT INTO app_settings (app, settings, updated_at) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at', app, settingsJson, now);
+      this.#audit({ ...audit, before: before === undefined ? null : JSON.parse(str(before, 'settings')), after: JSON.parse(settingsJson) }, now);
+    });
+  }
+
+  async listSigningKeys(app: string): Promise<StoredSigningKey[]> {
+    return this.#all('SELECT kid, secret, created_at, retired_at FROM signing_keys WHERE app = ? ORDER BY created_at DESC, kid DESC', app).map((row) => ({
+      kid: str(row, 'kid'), secret: str(row, 'secret'), createdAt: str(row, 'created_at'), retiredAt: nullable(row, 'retired_at'),
+    }));
+  }
+
+  async addSigningKey(app: string, key: StoredSigningKey, opts: { retire?: { kid: string; at: string }[]; onlyIfNone?: boolean; audit?: AuditInput }): Promise<void> {
+    this.#tx(() => {
+      if (opts.onlyIfNone === true && this.#get('SELECT kid FROM signing_keys WHERE app = ? LIMIT 1', app) !== undefined) return;
+      this.#run('INSERT INTO signing_keys (app, kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?, ?)', app, key.kid, key.secret, key.createdAt, key.retiredAt);
+      for (const { kid, at } of opts.retire ?? []) this.#run('UPDATE signing_keys SET retired_at = ? WHERE app = ? AND kid = ? AND retired_at IS NULL', at, app, kid);
+      if (opts.audit !== undefined) this.#audit({ ...opts.audit, after: { kid: key.kid, retire: opts.retire ?? [] } }, key.createdAt);
+    });
+  }
+
+  async appendAudit(entry: AuditInput): Promise<void> {
+    this.#tx(() => this.#audit(entry, new Date().toISOString()));
+  }
+
+  async listAudit(query: { apps: string[] | null; limit: number; beforeId?: number }): Promise<AuditEntry[]> {
+    const before = query.beforeId ?? Number.MAX_SAFE_INTEGER;
+    if (query.apps === null) {
+      return this.#all('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?', before, query.limit).map(toAudit);
+    }
+    if (query.apps.length === 0) return [];
+    const marks = query.apps.map(() => '?').join(', ');
+    return this.#db.prepare(`SELECT * FROM audit_log WHERE id < ? AND app IN (${marks}) ORDER BY id DESC LIMIT ?`).all(before, ...query.apps, query.limit).map((row) => toAudit(row as Row));
   }
 }
 

@@ -28,7 +28,7 @@ interface Harness {
 
 function input(app: string, fn: string, code: string, extra: Partial<DeployInput> = {}): DeployInput {
   const limits: FunctionLimits = extra.limits ?? defaultLimits();
-  return { app, function: fn, code, versionId: computeVersionId(code, limits), message: `deploy ${code.length}`, author: 'tester', limits, alias: 'prod', ...extra };
+  return { app, function: fn, code, versionId: computeVersionId(code, limits), message: `deploy ${code.length}`, author: 'tester', limits, alias: 'prod', auth: 'none', audit: { actor: 'tester', action: 'function.deploy', app, function: fn, target: extra.alias ?? 'prod' }, ...extra };
 }
 
 function code(n: number | string): string {
@@ -112,18 +112,18 @@ function contractSuite(makeHarness: () => Promise<Harness>): void {
   it('setAlias moves an alias to an existing version and returns the previous one', async () => {
     const a = await store.deploy(input('set', 'fn', code('a')));
     const b = await store.deploy(input('set', 'fn', code('b')));
-    assert.equal(await store.setAlias('set', 'fn', 'prod', a.version.id, 'rollbacker'), b.version.id);
+    assert.equal((await store.setAlias('set', 'fn', 'prod', { versionId: a.version.id, canary: null }, { actor: 'rollbacker', action: 'alias.set', app: 'set', function: 'fn', target: 'prod' }))?.versionId, b.version.id);
     assert.equal(await store.getAlias('set', 'fn', 'prod'), a.version.id);
-    assert.equal(await store.setAlias('set', 'fn', 'canary', b.version.id, 'rollbacker'), null);
+    assert.equal(await store.setAlias('set', 'fn', 'canary', { versionId: b.version.id, canary: null }, { actor: 'rollbacker', action: 'alias.set', app: 'set', function: 'fn', target: 'canary' }), null);
     const history = await store.aliasHistory('set', 'fn', 'prod');
     assert.deepEqual(history.map((move) => [move.versionId, move.actor]), [[a.version.id, 'tester'], [b.version.id, 'tester'], [a.version.id, 'rollbacker']]);
   });
 
   it('setAlias to an unknown version fails with E_VERSION_NOT_FOUND and changes nothing', async () => {
     const a = await store.deploy(input('unknown', 'fn', code('a')));
-    await assert.rejects(store.setAlias('unknown', 'fn', 'prod', 'ffffffffffffffffffff', 'x'), { code: 'E_VERSION_NOT_FOUND', status: 404 });
-    await assert.rejects(store.setAlias('unknown', 'fn', 'fresh', 'ffffffffffffffffffff', 'x'), { code: 'E_VERSION_NOT_FOUND' });
-    await assert.rejects(store.setAlias('unknown', 'nofn', 'prod', a.version.id, 'x'), { code: 'E_VERSION_NOT_FOUND' }, 'a version of another function is not found either');
+    await assert.rejects(store.setAlias('unknown', 'fn', 'prod', { versionId: 'ffffffffffffffffffff', canary: null }, { actor: 'x', action: 'alias.set', app: 'unknown', function: 'fn', target: 'prod' }), { code: 'E_VERSION_NOT_FOUND', status: 404 });
+    await assert.rejects(store.setAlias('unknown', 'fn', 'fresh', { versionId: 'ffffffffffffffffffff', canary: null }, { actor: 'x', action: 'alias.set', app: 'unknown', function: 'fn', target: 'fresh' }), { code: 'E_VERSION_NOT_FOUND' });
+    await assert.rejects(store.setAlias('unknown', 'nofn', 'prod', { versionId: a.version.id, canary: null }, { actor: 'x', action: 'alias.set', app: 'unknown', function: 'nofn', target: 'prod' }), { code: 'E_VERSION_NOT_FOUND' }, 'a version of another function is not found either');
     assert.equal(await store.getAlias('unknown', 'fn', 'prod'), a.version.id);
     assert.equal(await store.getAlias('unknown', 'fn', 'fresh'), null);
     assert.equal((await store.aliasHistory('unknown', 'fn', 'prod')).length, 1);
@@ -217,7 +217,7 @@ function contractSuite(makeHarness: () => Promise<Harness>): void {
 
   it('api keys can be created, found by hash and counted, and revoked keys are not counted', async () => {
     const before = await store.countApiKeys();
-    const key = { id: 'key_1', name: 'ci', role: 'admin' as const, hash: 'a'.repeat(64), createdAt: new Date().toISOString(), revokedAt: null };
+    const key = { id: 'key_1', name: 'ci', role: 'admin' as const, apps: '*' as const, hash: 'a'.repeat(64), createdAt: new Date().toISOString(), revokedAt: null };
     await store.createApiKey(key);
     assert.deepEqual(await store.findApiKeyByHash(key.hash), key);
     assert.equal(await store.findApiKeyByHash('b'.repeat(64)), null);
@@ -272,9 +272,9 @@ describe('SQLite store', () => {
           const store = await openSqliteStore(workerData.file);
           for (let i = 0; i < 10; i += 1) {
             const id = (workerData.worker * 100 + i).toString(16).padStart(20, '0');
-            await store.deploy({ app: 'threads', function: 'fn', versionId: id, code: 'c' + id, message: '', author: 'w' + workerData.worker, limits: defaultLimits(), alias: 'prod' });
+            await store.deploy({ app: 'threads', function: 'fn', versionId: id, code: 'c' + id, message: '', author: 'w' + workerData.worker, limits: defaultLimits(), alias: 'prod', auth: 'none', audit: { actor: 'w', action: 'function.deploy', app: 'threads', function: 'fn', target: 'prod' } });
             // setAlias reads before it writes; BEGIN IMMEDIATE keeps a stale read snapshot from failing the write.
-            await store.setAlias('threads', 'fn', 'canary', id, 'w' + workerData.worker);
+            await store.setAlias('threads', 'fn', 'canary', { versionId: id, canary: null }, { actor: 'w' + workerData.worker, action: 'alias.set', app: 'threads', function: 'fn', target: 'canary' });
           }
           await store.close();
           parentPort.postMessage('done');

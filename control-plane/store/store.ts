@@ -8,7 +8,7 @@
  * written. Methods throw `PlatformError`s from `control-plane/errors.ts` for expected failures
  * (not found, conflict) and let unexpected driver errors through.
  */
-import type { AppInfo, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
 
 /** Input of `Store.deploy`. Names are validated by the core before they reach the store. */
 export interface DeployInput {
@@ -20,8 +20,63 @@ export interface DeployInput {
   message: string;
   author: string;
   limits: FunctionLimits;
-  /** Alias to move to the version. */
+  /** Alias to move to the version (its canary, if any, is cleared). */
   alias: string;
+  auth: AuthMode;
+  /** Recorded in the same transaction; `before`/`after` are filled by the store. */
+  audit: AuditInput;
+}
+
+/**
+ * One audit record to append, in the same transaction as the change it describes. Never holds a
+ * secret value (the core passes names only).
+ */
+export interface AuditInput {
+  /** Name of the API key (or `system`). */
+  actor: string;
+  /** e.g. `function.deploy`, `alias.set`, `secret.set`, `key.revoke`. */
+  action: string;
+  app: string | null;
+  function: string | null;
+  /** What was acted on within the app/function: an alias, a config name, a key id… */
+  target: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** A stored audit record, as read back (newest first). */
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  app: string | null;
+  function: string | null;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+}
+
+/** Where an alias points: its version and an optional canary split. */
+export interface AliasRoute {
+  versionId: string;
+  canary: CanarySplit | null;
+}
+
+/** A config value or a secret (value encrypted by the core) of a function. */
+export interface ConfigEntry {
+  kind: 'value' | 'secret';
+  name: string;
+  value: string;
+  updatedAt: string;
+}
+
+/** A stored token-signing key; `secret` is encrypted by the core. */
+export interface StoredSigningKey {
+  kid: string;
+  secret: string;
+  createdAt: string;
+  retiredAt: string | null;
 }
 
 /** Result of `Store.deploy`. */
@@ -36,6 +91,8 @@ export interface StoredApiKey {
   id: string;
   name: string;
   role: 'admin' | 'developer' | 'viewer';
+  /** Apps a developer/viewer key may act on, or `'*'` for all (admin keys: always `'*'`). */
+  apps: string[] | '*';
   hash: string;
   createdAt: string;
   revokedAt: string | null;
@@ -60,8 +117,8 @@ export interface Store {
 
   listApps(): Promise<AppInfo[]>;
   getApp(name: string): Promise<AppInfo | null>;
-  /** Create an app; returns the existing one when it already exists (idempotent). */
-  ensureApp(name: string): Promise<AppInfo>;
+  /** Create an app; returns the existing one when it already exists (idempotent). The audit record is written only when the app is new. */
+  ensureApp(name: string, audit?: AuditInput): Promise<AppInfo>;
 
   listFunctions(app: string): Promise<FunctionInfo[]>;
   getFunction(app: string, name: string): Promise<FunctionInfo | null>;
@@ -79,15 +136,48 @@ export interface Store {
 
   /** Current version id of an alias, or null. */
   getAlias(app: string, fn: string, alias: string): Promise<string | null>;
+  /** Current route of an alias (version and canary), or null. */
+  getAliasRoute(app: string, fn: string, alias: string): Promise<AliasRoute | null>;
   /**
-   * Move an alias to an existing version and record the move (one transaction).
-   * Returns the previous version id. Throws CP `E_VERSION_NOT_FOUND` when the version does not exist.
+   * Move an alias to an existing version with an optional canary (null clears it), record the
+   * move and the audit entry (one transaction). Returns the previous route.
+   * Throws CP `E_VERSION_NOT_FOUND` when the version or the canary version does not exist.
    */
-  setAlias(app: string, fn: string, alias: string, versionId: string, actor: string): Promise<string | null>;
+  setAlias(app: string, fn: string, alias: string, route: AliasRoute, audit: AuditInput): Promise<AliasRoute | null>;
   /** Every move of an alias, oldest first. */
   aliasHistory(app: string, fn: string, alias: string): Promise<AliasMove[]>;
 
-  createApiKey(key: StoredApiKey): Promise<void>;
+  createApiKey(key: StoredApiKey, audit?: AuditInput): Promise<void>;
   findApiKeyByHash(hash: string): Promise<StoredApiKey | null>;
   countApiKeys(): Promise<number>;
+  /** Every key (revoked ones too), oldest first, without hashes' use in mind (hash kept for shape). */
+  listApiKeys(): Promise<StoredApiKey[]>;
+  /** Mark a key revoked (idempotent: a revoked key keeps its first revocation time); null when no such key. */
+  revokeApiKey(id: string, audit: AuditInput): Promise<StoredApiKey | null>;
+
+  /** Config values and secrets of a function, by kind then name. */
+  listConfig(app: string, fn: string): Promise<ConfigEntry[]>;
+  /** Insert or replace one entry and audit it (one transaction). */
+  putConfig(app: string, fn: string, entry: Omit<ConfigEntry, 'updatedAt'>, audit: AuditInput): Promise<void>;
+  /** Delete one entry and audit it; false (and no audit) when it did not exist. */
+  deleteConfig(app: string, fn: string, kind: ConfigEntry['kind'], name: string, audit: AuditInput): Promise<boolean>;
+
+  /** The app's builtin settings as stored JSON text, or null. */
+  getAppSettings(app: string): Promise<string | null>;
+  /** Replace the app's settings JSON and audit it (one transaction). */
+  putAppSettings(app: string, settingsJson: string, audit: AuditInput): Promise<void>;
+
+  /** Signing keys of an app, newest first. */
+  listSigningKeys(app: string): Promise<StoredSigningKey[]>;
+  /**
+   * Add a signing key and set `retiredAt` on the listed kids (one transaction, audited when
+   * `audit` is given). When `onlyIfNone` is true and the app already has a key, nothing is written
+   * (concurrent first uses create one key).
+   */
+  addSigningKey(app: string, key: StoredSigningKey, opts: { retire?: { kid: string; at: string }[]; onlyIfNone?: boolean; audit?: AuditInput }): Promise<void>;
+
+  /** Append an audit record on its own (for changes that are not store writes). */
+  appendAudit(entry: AuditInput): Promise<void>;
+  /** Audit records, newest first; `apps` null for every app (and platform-level records), else only those apps. */
+  listAudit(query: { apps: string[] | null; limit: number; beforeId?: number }): Promise<AuditEntry[]>;
 }

@@ -109,6 +109,8 @@ export interface BuiltinCall {
   function: string;
   versionId: string;
   requestId: string;
+  /** Epoch ms by which the invocation must end: builtins cap their own timeouts by it. */
+  deadline: number;
   /** Aborted when the invocation ends or is killed; builtins should stop waiting. */
   signal: AbortSignal;
 }

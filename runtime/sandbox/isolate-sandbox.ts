@@ -345,6 +345,7 @@ class IsolateSandbox implements Sandbox {
         function: this.spec.function,
         versionId: this.spec.versionId,
         requestId: inv.meta.requestId,
+        deadline: inv.meta.deadline,
         signal: (inv.abort ??= new AbortController()).signal,
       }, builtin, op, args);
       return JSON.stringify({ ok: true, value: value ?? null });

@@ -9,6 +9,7 @@
  * the MySQL runner serialises concurrent starts with `GET_LOCK`.
  */
 import { init } from './001-init.ts';
+import { rolesAuditConfig } from './002-roles-audit-config.ts';
 
 /** One schema step: statements per dialect, each executed on its own (no multi-statement strings). */
 export interface Migration {
@@ -21,4 +22,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = Object.freeze([init]);
+export const MIGRATIONS: readonly Migration[] = Object.freeze([init, rolesAuditConfig]);
