@@ -157,7 +157,7 @@ describe('control-plane REST API', () => {
     assert.deepEqual(functions.json().functions.map((f: { name: string }) => f.name), ['follow']);
 
     const canary = await app.inject({ method: 'PUT', url: '/api/apps/game1/functions/follow/aliases/canary', headers: auth, payload: { versionId: id1 } });
-    assert.deepEqual(canary.json(), { alias: { name: 'canary', versionId: id1, previousVersionId: null } });
+    assert.deepEqual(canary.json(), { alias: { name: 'canary', versionId: id1, previousVersionId: null, canary: null } });
     const fn = await app.inject({ method: 'GET', url: '/api/apps/game1/functions/follow', headers: auth });
     assert.deepEqual(fn.json().function.aliases, { prod: id2, canary: id1 });
     const unknown = await app.inject({ method: 'PUT', url: '/api/apps/game1/functions/follow/aliases/prod', headers: auth, payload: { versionId: 'ffffffffffffffffffff' } });
@@ -166,7 +166,7 @@ describe('control-plane REST API', () => {
 
     const back = await app.inject({ method: 'POST', url: '/api/apps/game1/functions/follow/rollback', headers: auth, payload: {} });
     assert.equal(back.statusCode, 200);
-    assert.deepEqual(back.json().alias, { name: 'prod', versionId: id1, previousVersionId: id2 });
+    assert.deepEqual(back.json().alias, { name: 'prod', versionId: id1, previousVersionId: id2, canary: null });
     const noBody = await app.inject({ method: 'POST', url: '/api/apps/game1/functions/follow/rollback', headers: auth });
     assert.equal(noBody.statusCode, 200, 'the rollback body is optional');
     assert.equal(noBody.json().alias.versionId, id2);
@@ -192,6 +192,73 @@ describe('control-plane REST API', () => {
     assert.equal(noRoute.statusCode, 404);
     assert.equal(noRoute.json().error.code, 'E_ROUTE_NOT_FOUND');
   });
+  it('serves an OpenAPI document at /api/docs/json without a key, describing every route', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/docs/json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json();
+    assert.equal(doc.openapi, '3.0.3');
+    for (const path of ['/api/apps', '/api/apps/{app}/functions/{fn}/deploy', '/api/apps/{app}/functions/{fn}/aliases/{alias}', '/api/keys', '/api/audit', '/api/apps/{app}/functions/{fn}/secrets/{name}', '/api/check']) {
+      assert.ok(path in doc.paths, `${path} is documented`);
+    }
+    assert.ok(doc.paths['/api/apps/{app}/functions/{fn}/deploy'].post.requestBody, 'request bodies come from the route schemas');
+    const ui = await app.inject({ method: 'GET', url: '/api/docs' });
+    assert.ok(ui.statusCode === 200 || ui.statusCode === 302, `docs UI answers (${ui.statusCode})`);
+  });
+
+  it('keys, roles, config, secrets, canary, versions/:id and audit work through HTTP with role checks', async () => {
+    await app.inject({ method: 'POST', url: '/api/apps/team/functions/fn/deploy', headers: auth, payload: { code: handler('t1') } });
+    const v2 = (await app.inject({ method: 'POST', url: '/api/apps/team/functions/fn/deploy', headers: auth, payload: { code: handler('t2'), alias: 'next' } })).json().version.id;
+    const created = await app.inject({ method: 'POST', url: '/api/keys', headers: auth, payload: { name: 'dev', role: 'developer', apps: ['team'] } });
+    assert.equal(created.statusCode, 201);
+    const dev = { authorization: `Bearer ${created.json().secret}` };
+    const who = await app.inject({ method: 'GET', url: '/api/whoami', headers: dev });
+    assert.deepEqual(who.json().actor.apps, ['team']);
+    assert.equal(who.json().actor.role, 'developer');
+
+    const forbidden = await app.inject({ method: 'GET', url: '/api/keys', headers: dev });
+    assert.equal(forbidden.statusCode, 403);
+    assert.equal(forbidden.json().error.code, 'E_FORBIDDEN');
+    const otherApp = await app.inject({ method: 'POST', url: '/api/apps/game1/functions/follow/deploy', headers: dev, payload: { code: handler('x') } });
+    assert.equal(otherApp.statusCode, 403);
+    assert.match(otherApp.json().error.message, /not granted app game1/);
+
+    const put = await app.inject({ method: 'PUT', url: '/api/apps/team/functions/fn/secrets/API_TOKEN', headers: dev, payload: { value: 's3cr3t-value' } });
+    assert.equal(put.statusCode, 204);
+    await app.inject({ method: 'PUT', url: '/api/apps/team/functions/fn/config/MODE', headers: dev, payload: { value: 'fast' } });
+    const config = await app.inject({ method: 'GET', url: '/api/apps/team/functions/fn/config', headers: dev });
+    assert.equal(config.json().values.MODE, 'fast');
+    assert.deepEqual(config.json().secrets.map((s: { name: string }) => s.name), ['API_TOKEN']);
+    assert.ok(!config.body.includes('s3cr3t'), 'secret values are write-only');
+    const badName = await app.inject({ method: 'PUT', url: '/api/apps/team/functions/fn/config/bad-name', headers: dev, payload: { value: 'x' } });
+    assert.equal(badName.statusCode, 400);
+    const unset = await app.inject({ method: 'DELETE', url: '/api/apps/team/functions/fn/secrets/NOPE', headers: dev });
+    assert.equal(unset.json().error.code, 'E_CONFIG_NOT_FOUND');
+
+    const v1 = (await app.inject({ method: 'GET', url: '/api/apps/team/functions/fn', headers: dev })).json().function.aliases.prod;
+    const split = await app.inject({ method: 'PUT', url: '/api/apps/team/functions/fn/aliases/prod', headers: dev, payload: { versionId: v1, canary: { versionId: v2, weight: 25 } } });
+    assert.equal(split.statusCode, 200, split.body);
+    assert.deepEqual(split.json().alias.canary, { versionId: v2, weight: 25 });
+    const badWeight = await app.inject({ method: 'PUT', url: '/api/apps/team/functions/fn/aliases/prod', headers: dev, payload: { versionId: v1, canary: { versionId: v2, weight: 0 } } });
+    assert.equal(badWeight.statusCode, 400);
+    assert.match(badWeight.json().error.message, /integer from 1 to 99/);
+
+    const version = await app.inject({ method: 'GET', url: `/api/apps/team/functions/fn/versions/${v2}`, headers: dev });
+    assert.equal(version.json().version.code, handler('t2'));
+    const missing = await app.inject({ method: 'GET', url: '/api/apps/team/functions/fn/versions/ffffffffffffffffffff', headers: dev });
+    assert.equal(missing.statusCode, 404);
+
+    const audit = await app.inject({ method: 'GET', url: '/api/audit?app=team&limit=5', headers: dev });
+    const actions = audit.json().entries.map((e: { action: string }) => e.action);
+    assert.deepEqual(actions.slice(0, 3), ['alias.set', 'config.set', 'secret.set']);
+    assert.ok(!audit.body.includes('s3cr3t'));
+
+    const keyId = created.json().key.id;
+    const revoke = await app.inject({ method: 'DELETE', url: `/api/keys/${keyId}`, headers: auth });
+    assert.ok(revoke.json().key.revokedAt);
+    const after = await app.inject({ method: 'GET', url: '/api/whoami', headers: dev });
+    assert.equal(after.statusCode, 401, 'a revoked key is refused at once');
+  });
+
 });
 
 describe('registerErrorHandler', () => {
@@ -216,4 +283,5 @@ describe('registerErrorHandler', () => {
       await app.close();
     }
   });
+
 });
