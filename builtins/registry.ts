@@ -15,8 +15,14 @@ export type RedisExecute = (app: string, command: string, args: readonly unknown
 
 /** Implementations handed to `createBuiltinHost`. */
 export interface BuiltinImplementations {
-  redis: RedisExecute;
+  /** `ctx.redis` served in this process (a worker with REDIS_URL); null → forwarded like the others. */
+  redis: RedisExecute | null;
+  /** Every other builtin (and Redis when `redis` is null): sent to the gateway process, which serves them (`runtime/builtin-dispatch.ts`). */
+  forward: (call: BuiltinCall, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
 }
+
+/** Builtins the isolate may call; anything else is a platform bug (the bootstrap only generates these). */
+export const BUILTIN_NAMES: ReadonlySet<string> = new Set(['redis', 'sql', 'auth', 'fetch', 'rpc', 'grpc', 'config']);
 
 /**
  * Build the `BuiltinHost` a sandbox calls. The app passed to every builtin comes from the sandbox's
@@ -29,8 +35,9 @@ export function createBuiltinHost(impl: BuiltinImplementations): BuiltinHost {
   return Object.freeze({
     redisCommands,
     async call(call: BuiltinCall, builtin: string, op: string, args: unknown[]): Promise<unknown> {
-      if (builtin === 'redis') return impl.redis(call.app, op, args);
-      throw runtimeError('E_INTERNAL', `unknown builtin ${builtin}`);
+      if (builtin === 'redis' && impl.redis !== null) return impl.redis(call.app, op, args);
+      if (!BUILTIN_NAMES.has(builtin)) throw runtimeError('E_INTERNAL', `unknown builtin ${builtin}`);
+      return impl.forward(call, builtin, op, args);
     },
   });
 }

@@ -21,11 +21,14 @@ interface RunResult {
   stderr: string;
 }
 
-/** The environment without any FAAS_* variable of the developer's shell. */
+/** Where the CLI looks for its config file in these tests: an empty dir, never the developer's own. */
+const NO_CONFIG_DIR = join(tmpdir(), `faas-cli-test-no-config-${process.pid}`);
+
+/** The environment without any FAAS_* variable of the developer's shell, and without their CLI config file. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('FAAS_')) env[key] = value;
-  return { ...env, ...extra };
+  return { ...env, XDG_CONFIG_HOME: NO_CONFIG_DIR, ...extra };
 }
 
 /** Run `node cli/faas.js ...args` and collect its output (never rejects on a non-zero exit). */
@@ -86,7 +89,8 @@ describe('the faas CLI against a running platform', () => {
   it('--help lists every command and exits 0', async () => {
     const result = await faas(['--help']);
     assert.equal(result.code, 0, result.stderr);
-    for (const command of ['deploy', 'invoke', 'versions', 'rollback', 'logs', 'apps']) {
+    const commands = ['login', 'logout', 'whoami', 'apps', 'functions', 'deploy', 'versions', 'alias', 'rollback', 'invoke', 'logs', 'config', 'secrets', 'keys', 'audit'];
+    for (const command of commands) {
       assert.match(result.stdout, new RegExp(`^  ${command} `, 'm'), `--help should list ${command}`);
     }
   });
@@ -133,15 +137,17 @@ describe('the faas CLI against a running platform', () => {
     const listed = await faas(['versions', 'demo/cli-hello']);
     assert.equal(listed.code, 0, listed.stderr);
     const rows = listed.stdout.trimEnd().split('\n');
-    assert.match(rows[0], /^ID\s+ALIAS\s+SIZE\s+AUTHOR\s+MESSAGE\s+CREATED$/);
+    assert.match(rows[0], /^ID\s+ALIAS\s+SIZE\s+AUTH\s+AUTHOR\s+MESSAGE\s+CREATED$/);
     assert.equal(rows.length, 3, listed.stdout);
     assert.match(rows[1], /\*prod .*second version/);
     assert.match(rows[2], /first version/);
     assert.doesNotMatch(rows[2], /\*prod/);
 
     const asJson = await faas(['versions', 'demo/cli-hello', '--json']);
-    const parsed = JSON.parse(asJson.stdout) as { versions: Array<{ id: string; message: string; aliases: string[] }> };
-    assert.deepEqual(parsed.versions.map((v) => [v.message, v.aliases]), [['second version', ['prod']], ['first version', []]]);
+    const parsed = JSON.parse(asJson.stdout) as { versions: Array<{ id: string; message: string }> };
+    assert.deepEqual(parsed.versions.map((v) => v.message), ['second version', 'first version']);
+    const functions = JSON.parse((await faas(['functions', 'demo', '--json'])).stdout) as { functions: Array<{ name: string; aliases: Record<string, string> }> };
+    assert.equal(functions.functions.find((fn) => fn.name === 'cli-hello')?.aliases.prod, parsed.versions[0].id);
   });
 
   it('rollback moves prod back and invocation shows the old behaviour', async () => {
@@ -156,9 +162,8 @@ describe('the faas CLI against a running platform', () => {
     assert.equal(after.code, 0, after.stderr);
     assert.deepEqual(JSON.parse(after.stdout), { hello: 'bo', v: 1 });
 
-    const listed = await faas(['versions', 'demo/cli-hello', '--json']);
-    const parsed = JSON.parse(listed.stdout) as { versions: Array<{ message: string; aliases: string[] }> };
-    assert.deepEqual(parsed.versions.find((v) => v.message === 'first version')?.aliases, ['prod']);
+    const listed = await faas(['versions', 'demo/cli-hello']);
+    assert.match(listed.stdout, /\*prod .*first version/);
   });
 
   it('rollback --to accepts a version id prefix', async () => {
@@ -233,7 +238,7 @@ describe('the faas CLI against a running platform', () => {
     await writeFile(join(work, 'broken.js'), 'export default async function handler(req) {\n  return { ok: ;\n}\n');
     const result = await faas(['deploy', 'broken.js', '--app', 'demo']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^faas: E_SYNTAX: .+/);
+    assert.match(result.stderr, /^error E_SYNTAX: .+/);
     assert.match(result.stderr, /^ {2}at broken\.js:2:\d+$/m);
     assert.match(result.stderr, /return \{ ok: ;/);
     assert.equal(result.stdout, '');
@@ -243,7 +248,7 @@ describe('the faas CLI against a running platform', () => {
     await writeFile(join(work, 'no-default.js'), 'export async function handler(req) {\n  return 1;\n}\n');
     const result = await faas(['deploy', 'no-default.js', '--app', 'demo']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^faas: E_CHECK: .+/);
+    assert.match(result.stderr, /^error E_CHECK: .+/);
     assert.match(result.stderr, /^ {2}no-default\.js:\d+:\d+ [a-z-]+: .+$/m);
     assert.match(result.stderr, /^ {4}hint: .+$/m);
   });
@@ -251,20 +256,20 @@ describe('the faas CLI against a running platform', () => {
   it('an unknown app gives the not-found error and exits 1', async () => {
     const result = await faas(['versions', 'no-such-app/fn']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^faas: \S*APP_NOT_FOUND: .+$/m);
+    assert.match(result.stderr, /^error \S*APP_NOT_FOUND: .+$/m);
   });
 
   it('without an API key the platform refuses with E_UNAUTHORIZED and the CLI says how to pass one', async () => {
     const result = await faas(['apps'], { FAAS_API_KEY: '' });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^faas: E_UNAUTHORIZED: .+$/m);
-    assert.match(result.stderr, /no API key was sent/);
+    assert.match(result.stderr, /^error E_UNAUTHORIZED: .+$/m);
+    assert.match(result.stderr, /no API key was sent: run `faas login`/);
   });
 
   it('a wrong API key is refused with E_UNAUTHORIZED', async () => {
     const result = await faas(['apps', '--api-key', 'not-the-key']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^faas: E_UNAUTHORIZED: .+$/m);
+    assert.match(result.stderr, /^error E_UNAUTHORIZED: .+$/m);
     assert.match(result.stderr, /from --api-key was refused/);
   });
 
@@ -286,7 +291,7 @@ describe('the faas CLI against a running platform', () => {
     const port = await freePort();
     const result = await faas(['--url', `http://127.0.0.1:${port}`, 'apps']);
     assert.equal(result.code, 1);
-    assert.equal(result.stderr, `faas: cannot reach the platform at http://127.0.0.1:${port}: is it running? (npm start)\n`);
+    assert.equal(result.stderr, `error E_UNREACHABLE: cannot reach the platform at http://127.0.0.1:${port}: is it running? (npm start)\n`);
   });
 
   it('the bin re-executes itself with the project Node 24 when started by an older node', async (t) => {

@@ -7,7 +7,9 @@
  * error (`{ error: { code, message, ...details } }`), `E_UNREACHABLE` when the platform cannot
  * be reached, `E_BAD_RESPONSE_BODY` when an `/api` answer is not the JSON the route promises.
  */
-import type { AppInfo, DeployResult, FunctionInfo, FunctionLimits, LogLine, VersionInfo } from '../control-plane/core/types.ts';
+import type {
+  Actor, AliasState, ApiKeyInfo, AppInfo, AuditRecord, AuthMode, CanarySplit, ConfigView, DeployResult, FunctionInfo, FunctionLimits, LogLine, Role, VersionInfo,
+} from '../control-plane/core/types.ts';
 
 /** Brand recognised across realms (see runtime/errors.ts): match on it or on `.code`, not `instanceof`. */
 const BRAND = Symbol.for('faas.client-error');
@@ -65,13 +67,27 @@ export interface DeployInput {
   alias?: string;
   /** Limits to store with the version; missing fields take the platform defaults. */
   limits?: Partial<FunctionLimits>;
+  /** Whether the function needs a signed-in player (`function.json` → `auth`). Unset keeps the function's current mode (`none` for a new one). */
+  auth?: AuthMode;
 }
 
-/** An alias move, as returned by deploy and rollback. */
-export interface AliasMove {
+/** Query of `listAudit`. */
+export interface AuditQuery {
+  /** Only records of this app. */
+  app?: string;
+  /** At most this many records, 1–1000. @default 100 (server side) */
+  limit?: number;
+  /** Only records with an id below this one (page with the last id seen). */
+  before?: number;
+}
+
+/** Input of `createKey`. */
+export interface CreateKeyInput {
+  /** Shown as the author of deploys and in the audit log. */
   name: string;
-  versionId: string;
-  previousVersionId: string | null;
+  role: Role;
+  /** Apps the key may act on, or `'*'` for all (admins always get `'*'`). */
+  apps?: string[] | '*';
 }
 
 /** Options of `logs`. */
@@ -82,6 +98,8 @@ export interface LogsQuery {
   sinceMs?: number;
   /** Only lines of this invocation. */
   requestId?: string;
+  /** Only lines of this level and above (`warn` keeps warn and error). */
+  level?: LogLine['level'];
 }
 
 /** Options of `invoke`. */
@@ -96,6 +114,8 @@ export interface InvokeOptions {
   headers?: Record<string, string>;
   /** Alias to invoke, sent as the `x-faas-alias` header. @default the gateway's default (`prod`) */
   alias?: string;
+  /** Exact version id to invoke (bypasses aliases and canaries), sent as the `x-faas-version` header. */
+  versionId?: string;
 }
 
 /** The answer of a function invocation (any status; invoking never throws on HTTP errors). */
@@ -172,8 +192,84 @@ export class FaasClient {
   }
 
   /** `POST /api/apps/:app/functions/:fn/rollback`: move `alias` (default prod) back, or to `to`. */
-  async rollback(app: string, fn: string, opts: { alias?: string; to?: string } = {}): Promise<AliasMove> {
-    return (await this.#api<{ alias: AliasMove }>('POST', `${fnBase(app, fn)}/rollback`, opts)).alias;
+  async rollback(app: string, fn: string, opts: { alias?: string; to?: string } = {}): Promise<AliasState> {
+    return (await this.#api<{ alias: AliasState }>('POST', `${fnBase(app, fn)}/rollback`, opts)).alias;
+  }
+
+  /** `GET /api/apps/:app/functions/:fn` → the function with its aliases and canaries. @throws FaasApiError `E_FUNCTION_NOT_FOUND`, … */
+  async getFunction(app: string, fn: string): Promise<FunctionInfo> {
+    return (await this.#api<{ function: FunctionInfo }>('GET', fnBase(app, fn))).function;
+  }
+
+  /**
+   * `PUT /api/apps/:app/functions/:fn/aliases/:alias`: point `alias` at `versionId` (full id).
+   * `canary` sets a split (`weight` percent 1–99 to `canary.versionId`), null clears it, undefined
+   * keeps the current one (unless it is the new main version).
+   * @throws FaasApiError `E_VERSION_NOT_FOUND`, `E_VALIDATION` (weight, same version twice), `E_FORBIDDEN`, …
+   */
+  async setAlias(app: string, fn: string, alias: string, versionId: string, canary?: CanarySplit | null): Promise<AliasState> {
+    const body = canary === undefined ? { versionId } : { versionId, canary };
+    return (await this.#api<{ alias: AliasState }>('PUT', `${fnBase(app, fn)}/aliases/${enc(alias)}`, body)).alias;
+  }
+
+  /** `GET /api/apps/:app/functions/:fn/config` → config values and secret names (never secret values). */
+  async readConfig(app: string, fn: string): Promise<ConfigView> {
+    return this.#api<ConfigView>('GET', `${fnBase(app, fn)}/config`);
+  }
+
+  /** `PUT /api/apps/:app/functions/:fn/config/:name`. @throws FaasApiError `E_VALIDATION` (name pattern, 32 KiB value limit), … */
+  async setConfig(app: string, fn: string, name: string, value: string): Promise<void> {
+    await this.#api<void>('PUT', `${fnBase(app, fn)}/config/${enc(name)}`, { value }, { empty: true });
+  }
+
+  /** `DELETE /api/apps/:app/functions/:fn/config/:name`. @throws FaasApiError `E_CONFIG_NOT_FOUND` */
+  async unsetConfig(app: string, fn: string, name: string): Promise<void> {
+    await this.#api<void>('DELETE', `${fnBase(app, fn)}/config/${enc(name)}`, undefined, { empty: true });
+  }
+
+  /** `GET /api/apps/:app/functions/:fn/secrets` → secret names and when each was set. */
+  async listSecrets(app: string, fn: string): Promise<ConfigView['secrets']> {
+    return (await this.#api<{ secrets: ConfigView['secrets'] }>('GET', `${fnBase(app, fn)}/secrets`)).secrets;
+  }
+
+  /** `PUT /api/apps/:app/functions/:fn/secrets/:name`: write-only; the value is never readable again. */
+  async setSecret(app: string, fn: string, name: string, value: string): Promise<void> {
+    await this.#api<void>('PUT', `${fnBase(app, fn)}/secrets/${enc(name)}`, { value }, { empty: true });
+  }
+
+  /** `DELETE /api/apps/:app/functions/:fn/secrets/:name`. @throws FaasApiError `E_CONFIG_NOT_FOUND` */
+  async unsetSecret(app: string, fn: string, name: string): Promise<void> {
+    await this.#api<void>('DELETE', `${fnBase(app, fn)}/secrets/${enc(name)}`, undefined, { empty: true });
+  }
+
+  /** `GET /api/whoami` → the calling key's actor (name, role, apps). @throws FaasApiError `E_UNAUTHORIZED` */
+  async whoami(): Promise<Actor> {
+    return (await this.#api<{ actor: Actor }>('GET', '/api/whoami')).actor;
+  }
+
+  /** `GET /api/keys` (admin) → every API key, without secrets. */
+  async listKeys(): Promise<ApiKeyInfo[]> {
+    return (await this.#api<{ keys: ApiKeyInfo[] }>('GET', '/api/keys')).keys;
+  }
+
+  /** `POST /api/keys` (admin) → the key and its secret, which the platform never shows again. */
+  async createKey(input: CreateKeyInput): Promise<{ key: ApiKeyInfo; secret: string }> {
+    return this.#api<{ key: ApiKeyInfo; secret: string }>('POST', '/api/keys', input);
+  }
+
+  /** `DELETE /api/keys/:id` (admin) → the revoked key. @throws FaasApiError `E_KEY_NOT_FOUND` */
+  async revokeKey(id: string): Promise<ApiKeyInfo> {
+    return (await this.#api<{ key: ApiKeyInfo }>('DELETE', `/api/keys/${enc(id)}`)).key;
+  }
+
+  /** `GET /api/audit` → audit records, newest first (non-admins: their apps only). */
+  async listAudit(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    const params = new URLSearchParams();
+    if (query.app !== undefined) params.set('app', query.app);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.before !== undefined) params.set('before', String(query.before));
+    const qs = params.size > 0 ? `?${params}` : '';
+    return (await this.#api<{ entries: AuditRecord[] }>('GET', `/api/audit${qs}`)).entries;
   }
 
   /** `GET /api/apps/:app/functions/:fn/logs` → captured `ctx.log` lines, oldest first. */
@@ -182,6 +278,7 @@ export class FaasClient {
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     if (query.sinceMs !== undefined) params.set('since', String(query.sinceMs));
     if (query.requestId !== undefined) params.set('requestId', query.requestId);
+    if (query.level !== undefined) params.set('level', query.level);
     const qs = params.size > 0 ? `?${params}` : '';
     return (await this.#api<{ lines: LogLine[] }>('GET', `${fnBase(app, fn)}/logs${qs}`)).lines;
   }
@@ -195,6 +292,7 @@ export class FaasClient {
     if (!path.startsWith('/')) path = `/${path}`;
     const headers: Record<string, string> = { ...options.headers };
     if (options.alias !== undefined) headers['x-faas-alias'] = options.alias;
+    if (options.versionId !== undefined) headers['x-faas-version'] = options.versionId;
     let payload: string | undefined;
     if (options.body !== undefined) {
       if (typeof options.body === 'string') {
@@ -225,8 +323,8 @@ export class FaasClient {
     };
   }
 
-  /** One `/api` call: JSON in, JSON out, errors as FaasApiError. */
-  async #api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One `/api` call: JSON in, JSON out (or nothing when `empty` and the answer has no body), errors as FaasApiError. */
+  async #api<T>(method: string, path: string, body?: unknown, options: { empty?: boolean } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     let payload: string | undefined;
@@ -238,6 +336,7 @@ export class FaasClient {
     const text = await res.text();
     const parsed = tryParse(text);
     if (!res.ok) throw errorFromResponse(res.status, res.statusText, parsed, text);
+    if (options.empty === true && text === '') return undefined as T;
     if (typeof parsed !== 'object' || parsed === null) {
       throw new FaasApiError('E_BAD_RESPONSE_BODY', res.status, `${method} ${path} answered ${res.status} with a body that is not a JSON object: ${text.slice(0, 200)}`);
     }

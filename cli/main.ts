@@ -1,14 +1,17 @@
 /**
- * The `faas` program: one binary, several roles. Developer commands (deploy, invoke, versions,
- * rollback, logs, apps) live in `cli/commands.ts`; platform roles (`all`, …) are registered
- * below. Run directly (`node --no-node-snapshot cli/main.ts <command>`, what `npm start` does)
- * or through the npm bin `cli/faas.js`, which picks Node 24 and calls `runCli`.
+ * The `faas` program: one binary, several roles. Developer commands (login, deploy, invoke,
+ * versions, alias, rollback, logs, config, secrets, keys, audit, …) are registered by
+ * `cli/commands.ts`; platform roles (`all`, …) below. Run directly (`node --no-node-snapshot
+ * cli/main.ts <command>`, what `npm start` does) or through the npm bin `cli/faas.js`, which picks
+ * Node 24 and calls `runCli`.
  *
- * Exit codes: 0 success, 1 a command failed (one line `faas: <code>: <message>` on stderr),
- * 2 usage error (commander's message on stderr).
+ * Exit codes: 0 success, 1 a command failed (one line `error <CODE>: <message>` on stderr, plus
+ * a hint when one helps), 2 usage error (commander's message on stderr).
  */
 import { Command, CommanderError } from 'commander';
-import { CliError, CliExit, printCliError, registerDeveloperCommands } from './commands.ts';
+import { registerDeveloperCommands } from './commands.ts';
+import { CliError, CliExit, printCliError, toCliError } from './output.ts';
+import { parseUrl } from './args.ts';
 import { isFaasApiError } from './client.ts';
 import { registerRoleCommands } from './roles.ts';
 
@@ -19,8 +22,8 @@ import { registerRoleCommands } from './roles.ts';
 export function buildProgram(): Command {
   const program = new Command('faas')
     .description('FaaS platform for game mini-apps: deploy, invoke and operate functions')
-    .option('--url <url>', 'platform URL (default: $FAAS_URL, else http://127.0.0.1:8080)')
-    .option('--api-key <key>', 'API key (default: $FAAS_API_KEY, else $FAAS_DATA_DIR/admin.key, else ./data/admin.key)')
+    .option('--url <url>', 'platform URL (default: $FAAS_URL, else the one saved by `faas login`, else http://127.0.0.1:8080)', parseUrl)
+    .option('--api-key <key>', 'API key (default: $FAAS_API_KEY, else the one saved by `faas login`, else $FAAS_DATA_DIR/admin.key)')
     .showSuggestionAfterError()
     .exitOverride(); // inherited by every subcommand added below
 
@@ -52,10 +55,10 @@ export async function runCli(argv: readonly string[] = process.argv): Promise<nu
       return error.exitCode;
     }
     if (isFaasApiError(error)) {
-      printCliError(new CliError(error.code, error.message));
+      printCliError(toCliError(error, null));
       return 1;
     }
-    process.stderr.write(`faas: E_INTERNAL: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`error E_INTERNAL: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
 }

@@ -83,6 +83,8 @@ export const RUNTIME_ERRORS = {
   E_CHECK: { status: 400, user: true, summary: 'The uploaded module parses but breaks a platform rule; `diagnostics` lists each finding with rule and location.' },
   E_CODE_TOO_LARGE: { status: 413, user: true, summary: 'The uploaded module is larger than the code size limit (default 1 MiB).' },
   E_INTERNAL: { status: 500, user: false, summary: 'A platform fault; it is logged with its stack and counted. Not caused by the request.' },
+  // Runtime role (`faas runtime`, runtime/remote/): the control plane is reached over gRPC.
+  E_CONTROL_PLANE_UNAVAILABLE: { status: 503, user: false, summary: 'The runtime could not reach the control plane over gRPC for something it had not cached yet (an alias, a version, config); cached functions keep running.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;

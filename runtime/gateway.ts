@@ -14,6 +14,10 @@ import type { Resolver } from './resolver.ts';
 import type { FunctionRequest } from './sandbox/interface.ts';
 import type { SupervisedResult, WorkerSupervisor } from './supervisor.ts';
 import type { Tracing } from './tracing.ts';
+import { builtinError } from '../builtins/errors.ts';
+import { bearerChallenge } from '../builtins/auth/host.ts';
+import type { InvocationRegistry, InvocationUser, RpcInvoke } from './builtin-dispatch.ts';
+import type { AuthMode } from '../control-plane/core/types.ts';
 
 /** What the gateway needs from the rest of the platform. */
 export interface GatewayDeps {
@@ -27,6 +31,128 @@ export interface GatewayDeps {
   tracing?: Pick<Tracing, 'startInvocation'>;
   /** Called after every invocation (metrics hook). */
   onInvocation?: (target: ResolvedTarget, result: SupervisedResult, durationMs: number) => void;
+  /** Live invocations, so forwarded builtin calls find their caller (see builtin-dispatch.ts); absent → builtins beyond Redis are not served. */
+  registry?: InvocationRegistry;
+  /**
+   * Verify the request's `Authorization` header for an app before any isolate runs (ctx.auth's
+   * `verifyRequest`): resolves `{ user }` (null without a Bearer token when `mode` is `none`),
+   * rejects with 401 E_AUTH_REQUIRED / E_AUTH_INVALID. Absent → `ctx.user` is always null and
+   * versions with `auth: required` are refused with E_AUTH_REQUIRED.
+   */
+  verifyUser?: (app: string, authorization: string | undefined, mode: AuthMode) => Promise<{ user: InvocationUser | null }>;
+  /** Remove a function's secret values from text it produced (log lines, error messages). */
+  redact?: (app: string, fn: string, text: string) => Promise<string>;
+  /** Random source for canary splits, in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/** What one invocation needs beyond its target and request. */
+interface InvocationInput {
+  requestId: string;
+  user: InvocationUser | null;
+  chain: readonly string[];
+  /** Headers carrying the caller's `traceparent`, if any. */
+  traceHeaders: Record<string, string | string[] | undefined>;
+  method: string;
+  /** Epoch ms the invocation must end by (the caller's deadline for ctx.rpc.call). */
+  deadline?: number;
+}
+
+/** The outcome of `runInvocation`. */
+interface InvocationRun {
+  result: SupervisedResult;
+  traceId: string;
+  requestId: string;
+}
+
+/** The version an alias sends this invocation to: the canary with probability `weight`%, else the main version. */
+export function pickRoute(target: ResolvedTarget, random: () => number = Math.random): ResolvedTarget {
+  const canary = target.canary;
+  if (canary === null || !(random() * 100 < canary.weight)) return target;
+  return { ...target, versionId: canary.versionId, limits: canary.limits, auth: canary.auth, canary: null };
+}
+
+/** Run one invocation through the supervisor with its registry entry, span, logs and metrics. */
+async function runInvocation(deps: GatewayDeps, target: ResolvedTarget, fnRequest: FunctionRequest, input: InvocationInput): Promise<InvocationRun> {
+  const started = performance.now();
+  const span = deps.tracing?.startInvocation(input.traceHeaders, { app: target.app, function: target.function, requestId: input.requestId, method: input.method });
+  const deadline = Math.min(Date.now() + target.limits.wallTimeMs, input.deadline ?? Number.POSITIVE_INFINITY);
+  const live = deps.registry?.begin({
+    app: target.app, function: target.function, versionId: target.versionId, requestId: input.requestId,
+    deadline, user: input.user, chain: input.chain, traceparent: span?.traceparent ?? '',
+  });
+  const requestId = live?.context.requestId ?? input.requestId;
+  let result: SupervisedResult;
+  try {
+    result = await deps.supervisor.invoke(
+      { key: `${target.app}/${target.function}@${target.versionId}`, app: target.app, function: target.function, versionId: target.versionId, limits: target.limits },
+      fnRequest,
+      { app: target.app, function: target.function, version: target.versionId, alias: target.alias, requestId, deadline, user: input.user },
+    );
+  } finally {
+    live?.end();
+  }
+  const traceId = span?.traceId ?? '';
+  span?.end({
+    target, status: result.status, errorCode: result.ok ? undefined : result.error.code,
+    coldStart: result.coldStart, coldStartAt: result.coldStart ? result.acquiredFrom : undefined, coldStartMs: result.coldStartMs,
+    builtins: result.builtins, workerPid: result.workerPid,
+  });
+  if (deps.redact !== undefined) {
+    const redact = deps.redact;
+    if (!result.ok) result.error.message = await redact(target.app, target.function, result.error.message);
+    for (const line of result.logs) line.message = await redact(target.app, target.function, line.message);
+  }
+  if (result.logs.length > 0) {
+    deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId, ...(traceId === '' ? {} : { traceId }) })));
+  }
+  deps.onInvocation?.(target, result, performance.now() - started);
+  return { result, traceId, requestId };
+}
+
+/**
+ * `ctx.rpc.call` through the pool (no HTTP): resolve `fn@alias` in the caller's app, pick the
+ * canary split, run it with the caller's user, chain, trace and deadline, and return what the
+ * callee returned (JSON parsed; text as a string; null for no body).
+ * @throws E_RPC_NOT_FOUND, E_RPC_FAILED (callee error status, or the caller's deadline passed)
+ */
+export function createRpcInvoker(deps: GatewayDeps): RpcInvoke {
+  return async (caller, fn, alias, payload) => {
+    const resolved = await deps.resolver.resolveAlias(caller.app, fn, alias);
+    if (resolved === null) throw builtinError('E_RPC_NOT_FOUND', `ctx.rpc.call: no function ${fn} with alias ${alias} in app ${caller.app}`, { function: fn, alias });
+    const target = pickRoute(resolved, deps.random);
+    if (target.auth === 'required' && caller.user === null) {
+      throw builtinError('E_RPC_FAILED', `ctx.rpc.call: ${fn} requires a signed-in player and this invocation has none`, { status: 401, code: 'E_AUTH_REQUIRED' });
+    }
+    const remaining = caller.deadline - Date.now();
+    if (remaining <= 0) throw builtinError('E_RPC_FAILED', `ctx.rpc.call: no time left before the caller's deadline to call ${fn}`, { status: 504, code: 'E_TIMEOUT' });
+    const request: FunctionRequest = {
+      method: 'POST', path: '/', query: {},
+      headers: { 'content-type': 'application/json', 'x-faas-caller': caller.function },
+      body: JSON.stringify(payload), bodyIsJson: true,
+    };
+    const run = runInvocation(deps, target, request, {
+      requestId: `${caller.requestId}>${fn}`, user: caller.user, chain: caller.chain.length === 0 ? [caller.function, fn] : [...caller.chain],
+      traceHeaders: caller.traceparent === '' ? {} : { traceparent: caller.traceparent }, method: 'POST', deadline: caller.deadline,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(builtinError('E_RPC_FAILED', `ctx.rpc.call: ${fn} did not answer before the caller's deadline`, { status: 504, code: 'E_TIMEOUT' })), remaining);
+    });
+    try {
+      const { result } = await Promise.race([run, expired]);
+      if (!result.ok || result.status >= 400) {
+        const code = result.ok ? `HTTP_${result.status}` : result.error.code;
+        const message = result.ok ? `status ${result.status}` : result.error.message;
+        throw builtinError('E_RPC_FAILED', `ctx.rpc.call: ${fn} answered ${result.status} ${code}: ${message}`, { status: result.status, code });
+      }
+      if (result.body === null || result.encoding === 'none') return null;
+      if (result.encoding === 'json') return JSON.parse(result.body) as unknown;
+      return result.body;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -38,6 +164,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     faasTarget?: ResolvedTarget;
     faasRequestId?: string;
+    faasUser?: InvocationUser | null;
   }
 }
 
@@ -108,14 +235,19 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
         ? `no version ${pinned} of ${app}/${fn}`
         : `no function ${app}/${fn} with alias ${alias}: deploy it first (faas deploy <file> --app ${app} --name ${fn})`);
     }
-    request.faasTarget = target;
+    const routed = pinned !== undefined ? target : pickRoute(target, deps.random);
+    request.faasTarget = routed;
+    // Auth before the body is read and before any isolate runs.
+    const authorization = header(request, 'authorization');
+    if (deps.verifyUser !== undefined) {
+      request.faasUser = (await deps.verifyUser(app, authorization, routed.auth)).user;
+    } else if (routed.auth === 'required') {
+      throw builtinError('E_AUTH_REQUIRED', `${app}/${fn} requires a signed-in player, and player tokens are not configured on this gateway`);
+    }
   });
 
   const handler = async (request: FastifyRequest<{ Params: { app: string; function: string; '*'?: string } }>, reply: FastifyReply) => {
     const target = request.faasTarget as ResolvedTarget;
-    const requestId = request.faasRequestId as string;
-    const started = performance.now();
-    const span = deps.tracing?.startInvocation(request.headers, { app: target.app, function: target.function, requestId, method: request.method });
     const fnRequest: FunctionRequest = {
       method: request.method,
       path: '/' + (request.params['*'] ?? ''),
@@ -123,22 +255,11 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       headers: plainHeaders(request),
       ...bodyOf(request),
     };
-    const result = await deps.supervisor.invoke(
-      { key: `${target.app}/${target.function}@${target.versionId}`, app: target.app, function: target.function, versionId: target.versionId, limits: target.limits },
-      fnRequest,
-      { app: target.app, function: target.function, version: target.versionId, alias: target.alias, requestId, deadline: Date.now() + target.limits.wallTimeMs },
-    );
-    const traceId = span?.traceId ?? '';
-    span?.end({
-      target, status: result.status, errorCode: result.ok ? undefined : result.error.code,
-      coldStart: result.coldStart, coldStartAt: result.coldStart ? result.acquiredFrom : undefined, coldStartMs: result.coldStartMs,
-      builtins: result.builtins, workerPid: result.workerPid,
+    const { result, traceId, requestId } = await runInvocation(deps, target, fnRequest, {
+      requestId: request.faasRequestId as string, user: request.faasUser ?? null, chain: [], traceHeaders: request.headers, method: request.method,
     });
-    if (result.logs.length > 0) {
-      deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId, ...(traceId === '' ? {} : { traceId }) })));
-    }
+    if (requestId !== request.faasRequestId) reply.header('x-faas-request-id', requestId);
     if (traceId !== '') reply.header('x-faas-trace-id', traceId);
-    deps.onInvocation?.(target, result, performance.now() - started);
     if (result.ok) reply.headers(result.headers); // reserved names were already dropped by the sandbox
     reply.header('x-faas-version', target.versionId);
     if (result.coldStart) reply.header('x-faas-cold-start', '1');
@@ -192,5 +313,10 @@ function bodyOf(request: FastifyRequest): { body: string | null; bodyIsJson: boo
 
 function sendError(reply: FastifyReply, err: PlatformError, request: FastifyRequest): FastifyReply {
   if (request.faasTarget !== undefined) reply.header('x-faas-version', request.faasTarget.versionId);
+  if (err.status === 401) {
+    const app = (request.params as { app?: string } | undefined)?.app ?? '';
+    const challenge = bearerChallenge(app, err);
+    if (challenge !== null) reply.header('www-authenticate', challenge);
+  }
   return reply.code(err.status).send(err.toJSON());
 }

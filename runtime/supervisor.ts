@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { runtimeError } from './errors.ts';
 import type { FunctionRequest, InvocationMeta, InvocationResult } from './sandbox/interface.ts';
-import type { FromWorker, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
+import type { ForwardedCall, FromWorker, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
 
 /** Supervisor options; defaulted by the constructor. */
 export interface SupervisorOptions {
@@ -24,8 +24,12 @@ export interface SupervisorOptions {
   env: Record<string, string | undefined>;
   /** Code of a version (the control plane), null when it does not exist. */
   getCode: (app: string, fn: string, versionId: string) => Promise<string | null>;
-  /** Builtins that live in this process (the embedded Redis store). Rejects with a coded error. */
-  builtin: (app: string, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
+  /**
+   * Builtins served by this (gateway) process: the embedded Redis store, sql, auth, fetch, rpc,
+   * config. `call` names the invocation (app, function, version, request id, deadline) as the
+   * worker's sandbox saw it. Rejects with a coded error.
+   */
+  builtin: (call: ForwardedCall, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
   /** Crashes (with the version in flight) that quarantine a version. @default 3 */
   quarantineAfterCrashes: number;
   /** Window for counting those crashes, in ms. @default 600_000 */
@@ -255,7 +259,7 @@ export class WorkerSupervisor {
         );
         return;
       case 'builtin':
-        this.options.builtin(msg.app, msg.builtin, msg.op, msg.args).then(
+        this.options.builtin(msg.call, msg.builtin, msg.op, msg.args).then(
           (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value }),
           (err: unknown) => {
             const e = err as { code?: unknown; message?: unknown };

@@ -57,10 +57,12 @@ export interface InvocationOutcome {
 /** One invocation's span. `traceId` is '' when tracing is off or the trace is not sampled. */
 export interface InvocationTrace {
   readonly traceId: string;
+  /** W3C `traceparent` naming this invocation's span, for outbound calls (ctx.fetch, ctx.rpc); '' when not sampled. */
+  readonly traceparent: string;
   end(outcome: InvocationOutcome): void;
 }
 
-const NOOP_TRACE: InvocationTrace = Object.freeze({ traceId: '', end: () => {} });
+const NOOP_TRACE: InvocationTrace = Object.freeze({ traceId: '', traceparent: '', end: () => {} });
 
 const headerGetter: TextMapGetter<Record<string, string | string[] | undefined>> = {
   keys: (carrier) => Object.keys(carrier),
@@ -111,8 +113,10 @@ export class Tracing {
     }, parent);
     const sampled = span.isRecording();
     const spanContext = trace.setSpan(parent, span);
+    const { traceId, spanId } = span.spanContext();
     return {
-      traceId: sampled ? span.spanContext().traceId : '',
+      traceId: sampled ? traceId : '',
+      traceparent: sampled ? `00-${traceId}-${spanId}-01` : '',
       end: (outcome) => finish(tracer, span, spanContext, outcome),
     };
   }

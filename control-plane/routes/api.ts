@@ -142,7 +142,7 @@ const functionOut = {
 const aliasOut = { type: 'object', properties: { name: str, versionId: str, previousVersionId: strOrNull, canary: { ...canaryOut, nullable: true } } } as const;
 const keyOut = {
   type: 'object',
-  properties: { id: str, name: str, role: str, apps: { anyOf: [{ type: 'array', items: str }, { type: 'string', enum: ['*'] }] }, createdAt: str, revokedAt: strOrNull },
+  properties: { id: str, name: str, role: str, apps: { anyOf: [{ type: 'string', enum: ['*'] }, { type: 'array', items: str }] }, createdAt: str, revokedAt: strOrNull },
 } as const;
 const errorOut = { type: 'object', properties: { error: { type: 'object', properties: { code: str, message: str }, additionalProperties: true } } } as const;
 const settingsSchema = {
@@ -365,7 +365,7 @@ export async function apiRoutes(fastify: FastifyInstance, opts: ApiRoutesOptions
       schema: {
         tags: ['keys'],
         summary: 'Create an API key (admin); the secret is in the answer only',
-        body: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'developer', 'viewer'] }, apps: { anyOf: [{ type: 'array', items: { type: 'string' } }, { type: 'string', enum: ['*'] }] } }, additionalProperties: NO_OTHER_FIELDS },
+        body: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'developer', 'viewer'] }, apps: { anyOf: [{ type: 'string', enum: ['*'] }, { type: 'array', items: { type: 'string' } }] } }, additionalProperties: NO_OTHER_FIELDS },
         response: responses({ 201: { type: 'object', properties: { key: keyOut, secret: str } } }),
       },
     },

@@ -10,7 +10,9 @@ import { IsolatePool, poolOptions, type PoolOptions } from './pool.ts';
 
 const backend = createEmbeddedBackend();
 const redis = createRedisHost(backend);
-const host = createBuiltinHost({ redis: (app, command, args) => redis.execute(app, command, args) });
+/** Builtins other than Redis are served by the gateway process; these tests do not call them. */
+const notForwarded = async (): Promise<never> => { throw Object.assign(new Error('only ctx.redis is served in this test'), { code: 'E_INTERNAL' }); };
+const host = createBuiltinHost({ redis: (app, command, args) => redis.execute(app, command, args), forward: notForwarded });
 after(() => backend.close());
 
 const LIMITS: FunctionLimits = { memoryLimitMiB: 32, cpuTimeMs: 200, wallTimeMs: 2000, maxBodyBytes: 1 << 20, maxResponseBytes: 1 << 20 };

@@ -44,6 +44,8 @@ export interface InvocationMeta {
   /** Epoch ms by which the invocation should end (gateway arrival + wall limit). The watchdog times
    * the wall limit from dispatch into the isolate, so after a cold start the real stop comes later. */
   deadline: number;
+  /** The player the gateway verified (`ctx.user`), or null/absent. */
+  user?: { id: string; claims: Record<string, unknown> } | null;
 }
 
 /** A captured `ctx.log` line before it is stamped with app/function/version. */

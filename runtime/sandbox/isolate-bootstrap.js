@@ -43,6 +43,8 @@
   const strIndexOf = uncurry(String.prototype.indexOf);
   const strTrim = uncurry(String.prototype.trim);
   const strCharCodeAt = uncurry(String.prototype.charCodeAt);
+  const strToLower = uncurry(String.prototype.toLowerCase);
+  const StringFromCodePoint = String.fromCodePoint;
   const arrPush = uncurry(Array.prototype.push);
   const arrJoin = uncurry(Array.prototype.join);
   const reTest = uncurry(RegExp.prototype.test);
@@ -226,6 +228,97 @@
     arrPush(state.metrics, sample);
   }
 
+  // --- Response of ctx.fetch -----------------------------------------------------------------
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  function base64Bytes(text) {
+    const clean = strSplit(text, '=')[0];
+    const out = new Uint8ArrayCtor(MathFloor(clean.length * 3 / 4));
+    let bits = 0, value = 0, j = 0;
+    for (let i = 0; i < clean.length; i++) {
+      const v = strIndexOf(B64, clean[i]);
+      if (v < 0) continue;
+      value = (value << 6) | v;
+      bits += 6;
+      if (bits >= 8) { bits -= 8; out[j++] = (value >> bits) & 0xff; }
+    }
+    return out;
+  }
+  function utf8Text(bytes) {
+    let out = '';
+    for (let i = 0; i < bytes.length;) {
+      const b = bytes[i];
+      let cp = 0xfffd, n = 1;
+      if (b < 0x80) { cp = b; }
+      else if (b >= 0xc2 && b < 0xe0 && i + 1 < bytes.length) { cp = ((b & 0x1f) << 6) | (bytes[i + 1] & 0x3f); n = 2; }
+      else if (b >= 0xe0 && b < 0xf0 && i + 2 < bytes.length) { cp = ((b & 0x0f) << 12) | ((bytes[i + 1] & 0x3f) << 6) | (bytes[i + 2] & 0x3f); n = 3; }
+      else if (b >= 0xf0 && b < 0xf5 && i + 3 < bytes.length) { cp = ((b & 0x07) << 18) | ((bytes[i + 1] & 0x3f) << 12) | ((bytes[i + 2] & 0x3f) << 6) | (bytes[i + 3] & 0x3f); n = 4; }
+      out += StringFromCodePoint(cp);
+      i += n;
+    }
+    return out;
+  }
+  /** A read-only subset of the Fetch API's Response over the host's plain reply. */
+  function fetchResponse(reply) {
+    const headers = record();
+    const names = ObjectKeys(reply.headers);
+    for (let i = 0; i < names.length; i++) headers[names[i]] = StringCtor(reply.headers[names[i]]);
+    const binary = reply.bodyEncoding === 'base64';
+    const body = reply.body === null || reply.body === undefined ? '' : StringCtor(reply.body);
+    let used = false;
+    const consume = () => {
+      if (used) throw new TypeError('Body has already been consumed.');
+      used = true;
+    };
+    const text = () => { consume(); return binary ? utf8Text(base64Bytes(body)) : body; };
+    return ObjectFreeze({
+      status: reply.status,
+      statusText: StringCtor(reply.statusText || ''),
+      ok: reply.status >= 200 && reply.status < 300,
+      url: StringCtor(reply.url || ''),
+      redirected: reply.redirected === true,
+      headers: ObjectFreeze({
+        get: (name) => { const v = headers[strToLower(StringCtor(name))]; return v === undefined ? null : v; },
+        has: (name) => headers[strToLower(StringCtor(name))] !== undefined,
+        entries: () => { const out = []; for (let i = 0; i < names.length; i++) arrPush(out, [names[i], headers[names[i]]]); return out; },
+      }),
+      get bodyUsed() { return used; },
+      text: async () => text(),
+      json: async () => JSONparse(text()),
+      arrayBuffer: async () => {
+        consume();
+        if (binary) return base64Bytes(body).buffer;
+        const bytes = new Uint8ArrayCtor(utf8Length(body));
+        // Encode UTF-16 → UTF-8 without TextEncoder.
+        let j = 0;
+        for (let i = 0; i < body.length; i++) {
+          let c = strCharCodeAt(body, i);
+          if (c >= 0xd800 && c <= 0xdbff && i + 1 < body.length) { c = 0x10000 + ((c - 0xd800) << 10) + (strCharCodeAt(body, ++i) - 0xdc00); }
+          if (c < 0x80) bytes[j++] = c;
+          else if (c < 0x800) { bytes[j++] = 0xc0 | (c >> 6); bytes[j++] = 0x80 | (c & 63); }
+          else if (c < 0x10000) { bytes[j++] = 0xe0 | (c >> 12); bytes[j++] = 0x80 | ((c >> 6) & 63); bytes[j++] = 0x80 | (c & 63); }
+          else { bytes[j++] = 0xf0 | (c >> 18); bytes[j++] = 0x80 | ((c >> 12) & 63); bytes[j++] = 0x80 | ((c >> 6) & 63); bytes[j++] = 0x80 | (c & 63); }
+        }
+        return bytes.buffer;
+      },
+    });
+  }
+
+  /** A deep-frozen copy of the verified player, or null. */
+  function userOf(meta) {
+    const u = meta.user;
+    if (u === null || u === undefined || typeof u !== 'object') return null;
+    const claims = u.claims !== null && typeof u.claims === 'object' ? u.claims : record();
+    const freezeDeep = (v) => {
+      if (v !== null && typeof v === 'object') {
+        const keys = ObjectKeys(v);
+        for (let i = 0; i < keys.length; i++) freezeDeep(v[keys[i]]);
+        ObjectFreeze(v);
+      }
+      return v;
+    };
+    return ObjectFreeze({ id: StringCtor(u.id), claims: freezeDeep(claims) });
+  }
+
   function makeCtx(invocationId, meta) {
     const redis = record();
     const commands = config.redisCommands;
@@ -239,6 +332,40 @@
       warn: (...args) => emitLog(invocationId, 'warn', args),
       error: (...args) => emitLog(invocationId, 'error', args),
     });
+    const call = (builtin, op) => (...args) => callHost(invocationId, builtin, op, args);
+    const sqlQuery = call('sql', 'query');
+    const sqlExecute = call('sql', 'execute');
+    const sql = ObjectFreeze({
+      query: (text, params) => sqlQuery(text, params === undefined ? [] : params),
+      execute: (text, params) => sqlExecute(text, params === undefined ? [] : params),
+      /** Run `fn(tx)` in one transaction: committed when it resolves, rolled back when it throws. */
+      transaction: async (fn) => {
+        if (typeof fn !== 'function') throw new TypeError('ctx.sql.transaction(fn): fn must be an async function (tx) => …');
+        const begun = await callHost(invocationId, 'sql', 'begin', []);
+        const txId = begun.txId;
+        let open = true;
+        const guard = (op) => (text, params) => {
+          if (!open) return PromiseReject(builtinError('E_SQL_TX', 'ctx.sql.transaction: the transaction already ended; use tx only inside its callback'));
+          const options = record();
+          options.txId = txId;
+          return callHost(invocationId, 'sql', op, [text, params === undefined ? [] : params, options]);
+        };
+        const tx = ObjectFreeze({ query: guard('query'), execute: guard('execute') });
+        let result;
+        try {
+          result = await fn(tx);
+        } catch (err) {
+          open = false;
+          try { await callHost(invocationId, 'sql', 'rollback', [txId]); } catch { /* the original error matters more */ }
+          throw err;
+        }
+        open = false;
+        await callHost(invocationId, 'sql', 'commit', [txId]);
+        return result;
+      },
+    });
+    const fetchCall = call('fetch', 'fetch');
+    const fetch = (url, init) => promiseThen(fetchCall(url, init), fetchResponse);
     return ObjectFreeze({
       app: meta.app,
       function: meta.function,
@@ -246,9 +373,14 @@
       alias: meta.alias,
       requestId: meta.requestId,
       deadline: meta.deadline,
-      user: null,
+      user: userOf(meta),
       log,
       redis: ObjectFreeze(redis),
+      sql,
+      auth: ObjectFreeze({ issue: call('auth', 'issue'), verify: call('auth', 'verify') }),
+      rpc: ObjectFreeze({ call: call('rpc', 'call'), grpc: call('grpc', 'call') }),
+      fetch,
+      config: ObjectFreeze({ get: call('config', 'get'), secret: call('config', 'secret'), all: call('config', 'all') }),
       metrics: ObjectFreeze({
         counter: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[0], name, value === undefined ? 1 : value, labels),
         gauge: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[1], name, value, labels),

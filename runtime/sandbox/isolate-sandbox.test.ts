@@ -9,7 +9,9 @@ import { createIsolateSandbox } from './isolate-sandbox.ts';
 
 const backend = createEmbeddedBackend();
 const redis = createRedisHost(backend);
-const host = createBuiltinHost({ redis: (app, command, args) => redis.execute(app, command, args) });
+/** Builtins other than Redis are served by the gateway process; these tests do not call them. */
+const notForwarded = async (): Promise<never> => { throw Object.assign(new Error('only ctx.redis is served in this test'), { code: 'E_INTERNAL' }); };
+const host = createBuiltinHost({ redis: (app, command, args) => redis.execute(app, command, args), forward: notForwarded });
 after(() => backend.close());
 
 const LIMITS: FunctionLimits = { memoryLimitMiB: 64, cpuTimeMs: 200, wallTimeMs: 1000, maxBodyBytes: 1 << 20, maxResponseBytes: 1 << 20 };
@@ -173,6 +175,7 @@ describe('CPU accounting when invocations interleave', () => {
       if (command === 'get' && args[0] === 'slow') await new Promise((r) => setTimeout(r, 60));
       return redis.execute(app, command, args);
     },
+    forward: notForwarded,
   });
   const CODE = `export default async function (req, ctx) {
     if (req.path === '/wait') { for (let i = 0; i < 5; i++) await ctx.redis.get('slow'); return 'waited'; }

@@ -15,6 +15,16 @@ export interface TargetSpec {
   limits: FunctionLimits;
 }
 
+/** Who makes a builtin call that a worker forwards to the gateway process (from the sandbox, never from function code). */
+export interface ForwardedCall {
+  app: string;
+  function: string;
+  versionId: string;
+  requestId: string;
+  /** Epoch ms by which the invocation must end. */
+  deadline: number;
+}
+
 /** One builtin call, as measured by the sandbox (defined with the sandbox interface). */
 export type BuiltinSample = BuiltinCallSample;
 
@@ -46,5 +56,5 @@ export type FromWorker =
   | { type: 'ready'; pid: number }
   | { type: 'result'; id: number; result: InvocationResult; timings: ResultTimings }
   | { type: 'get-code'; reqId: number; app: string; function: string; versionId: string }
-  | { type: 'builtin'; reqId: number; app: string; builtin: string; op: string; args: unknown[] }
+  | { type: 'builtin'; reqId: number; call: ForwardedCall; builtin: string; op: string; args: unknown[] }
   | { type: 'heartbeat'; pool: PoolSample };

@@ -59,15 +59,21 @@ function codeFor(target: TargetSpec): Promise<string> {
 }
 
 // --- builtins ----------------------------------------------------------------------------------
-let redisExecute: RedisExecute;
+// With REDIS_URL, ctx.redis goes straight to Redis from here; every other builtin (and the embedded
+// Redis store) is served by the gateway process.
+let redisExecute: RedisExecute | null = null;
 const redisUrl = process.env.REDIS_URL;
 if (redisUrl) {
   const host = createRedisHost(createIoredisBackend(redisUrl));
   redisExecute = (app, command, args) => host.execute(app, command, args);
-} else {
-  redisExecute = (app, command, args) => ask((reqId) => ({ type: 'builtin', reqId, app, builtin: 'redis', op: command, args: [...args] }));
 }
-const builtins = createBuiltinHost({ redis: redisExecute });
+const builtins = createBuiltinHost({
+  redis: redisExecute,
+  forward: (call, builtin, op, args) => ask((reqId) => ({
+    type: 'builtin', reqId, builtin, op, args: [...args],
+    call: { app: call.app, function: call.function, versionId: call.versionId, requestId: call.requestId, deadline: call.deadline },
+  })),
+});
 
 // --- pool --------------------------------------------------------------------------------------
 const intEnv = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
