@@ -62,8 +62,14 @@ interface FaasLog {
   error(...args: unknown[]): void;
 }
 
-/** Codes on the errors `ctx.redis` calls reject with (match on `err.code`, never `instanceof`). */
+/** Codes on the errors builtin calls reject with (match on `err.code`, never `instanceof`); every code is in docs/errors.md. */
 type FaasBuiltinErrorCode =
+  | `E_SQL_${string}`
+  | `E_AUTH_${string}`
+  | `E_FETCH_${string}`
+  | `E_GRPC_${string}`
+  | `E_RPC_${string}`
+  | `E_CONFIG_${string}`
   | 'E_REDIS_BAD_ARGUMENTS'
   | 'E_REDIS_ERROR'
   | 'E_REDIS_UNAVAILABLE'
@@ -284,12 +290,112 @@ interface FaasContext {
    * later (the watchdog's clock starts when the handler is dispatched).
    */
   readonly deadline: number;
-  /** The authenticated end user: always `null` until the auth builtin lands. */
-  readonly user: null;
+  /**
+   * The signed-in player, verified by the gateway from `Authorization: Bearer <token>` (a token
+   * from `ctx.auth.issue` of this app) before the function runs; `null` without a token. With
+   * `"auth": "required"` in function.json the gateway answers 401 instead of running the function.
+   */
+  readonly user: FaasUser | null;
   readonly log: FaasLog;
   readonly redis: FaasRedis;
+  /** The app's own SQL database (SQLite file or MySQL database + user of its own). See builtins/sql/README.md. */
+  readonly sql: FaasSql;
+  /** Player tokens of this app (HS256 JWTs, per-app key, rotation without sign-outs). See builtins/auth/README.md. */
+  readonly auth: FaasAuth;
+  /** Calls to other code: functions of this app (`call`) and gRPC services declared in the app's settings (`grpc`). */
+  readonly rpc: FaasRpc;
+  /**
+   * Outbound HTTP to hosts on the app's `fetchAllowlist` (a subset of the Fetch API; private and
+   * metadata addresses are refused after DNS, on every redirect). See builtins/fetch/README.md.
+   */
+  fetch(url: string, init?: FaasFetchInit): Promise<FaasFetchResponse>;
+  /** Per-function config values and secrets, set with `faas config set` / `faas secrets set`. */
+  readonly config: FaasConfig;
   /** Business metrics, exported by the platform's /metrics as `faas_app_<app>_<name>{app,...labels}`. */
   readonly metrics: FaasMetrics;
+}
+
+/** A verified player. */
+interface FaasUser {
+  readonly id: string;
+  /** The custom claims given to `ctx.auth.issue` (reserved JWT names are not included). */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** A row as returned by `ctx.sql.query`: column name → value. */
+type FaasSqlRow = Record<string, string | number | null>;
+/** A `?` parameter. */
+type FaasSqlParam = string | number | boolean | null;
+/** Statements run in one transaction (`ctx.sql.transaction`). */
+interface FaasSqlTx {
+  query(text: string, params?: FaasSqlParam[]): Promise<FaasSqlRow[]>;
+  execute(text: string, params?: FaasSqlParam[]): Promise<{ affectedRows: number; insertId: number | string | null }>;
+}
+/**
+ * `ctx.sql`: one statement per call, values only through `?` parameters, 2 s timeout and 10,000
+ * rows per query by default (errors `E_SQL_*`, see docs/errors.md). Another app's database,
+ * files (`LOAD_FILE`, `INTO OUTFILE`), `USE`/`ATTACH` are refused.
+ */
+interface FaasSql extends FaasSqlTx {
+  /** Run `fn(tx)` in one transaction: committed when it resolves, rolled back when it throws (and when the invocation ends). */
+  transaction<T>(fn: (tx: FaasSqlTx) => Promise<T>): Promise<T>;
+}
+
+/** `ctx.auth`. */
+interface FaasAuth {
+  /** Sign a token for `userId` (1–256 characters). `ttlS` 60 s to 30 days (default 1 day); `claims` a JSON object ≤ 4 KiB. */
+  issue(userId: string, options?: { ttlS?: number; claims?: Record<string, unknown> }): Promise<{ token: string; expiresAt: string }>;
+  /** Verify a token of this app (e.g. sent in a body); rejects with `E_AUTH_INVALID` saying which check failed. */
+  verify(token: string): Promise<FaasUser>;
+}
+
+/** `ctx.rpc`. */
+interface FaasRpc {
+  /**
+   * Call a function of this app (`'name'` or `'name@alias'`, default alias prod) with `payload` as
+   * its JSON body (POST `/`, header `x-faas-caller`), inside this invocation's deadline, with this
+   * invocation's `ctx.user`. Resolves to what the callee returned; rejects with `E_RPC_FAILED`
+   * (callee error status), `E_RPC_NOT_FOUND`, `E_RPC_CYCLE` (A → B → A), `E_RPC_DEPTH` (> 8).
+   */
+  call<T = unknown>(fn: string, payload?: unknown): Promise<T>;
+  /**
+   * Call unary `method` of a gRPC service declared in the app's settings (`grpcServices`), with
+   * `message` as JSON (field names as in the proto). Idempotent methods are retried with backoff;
+   * a circuit breaker per target fails fast while it is down. See builtins/grpc/README.md.
+   */
+  grpc<T = Record<string, unknown>>(service: string, method: string, message?: Record<string, unknown>, options?: { deadlineMs?: number; metadata?: Record<string, string> }): Promise<T>;
+}
+
+/** `ctx.fetch` request options (the supported subset). */
+interface FaasFetchInit {
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  /** A string, or an object sent as JSON. */
+  body?: string | Record<string, unknown> | unknown[];
+  redirect?: 'follow' | 'manual' | 'error';
+}
+/** `ctx.fetch` response (read-only subset of the Fetch API's Response). */
+interface FaasFetchResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly bodyUsed: boolean;
+  readonly headers: { get(name: string): string | null; has(name: string): boolean; entries(): [string, string][] };
+  text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** `ctx.config`. */
+interface FaasConfig {
+  /** A config value, or null when unset. */
+  get(name: string): Promise<string | null>;
+  /** A secret, or null when unset. Its value is redacted (`[secret]`) from this function's log lines and error messages. */
+  secret(name: string): Promise<string | null>;
+  /** Every config value (not secrets). */
+  all(): Promise<Record<string, string>>;
 }
 
 /**
