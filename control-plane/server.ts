@@ -27,6 +27,7 @@ import { createEmbeddedBackend, type RedisBackend } from '../builtins/redis/back
 import { runtimeError } from '../runtime/errors.ts';
 import { createRpcInvoker, gatewayRoutes, type GatewayDeps } from '../runtime/gateway.ts';
 import { createGatewayBuiltins } from '../runtime/gateway-builtins.ts';
+import { adminUi } from '../admin-ui/plugin.ts';
 import { createSqlHost, type SqlHost } from '../builtins/sql/host.ts';
 import { validateGrpcServices } from '../builtins/grpc/config.ts';
 import { createMysqlSqlBackend } from '../builtins/sql/mysql-backend.ts';
@@ -201,6 +202,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
     registerErrorHandler(app);
     const stats = runtime.stats;
     await app.register(apiRoutes, { prefix: '/api', controlPlane, stats: (name) => stats.forApp(name) });
+    await app.register(adminUi);
     const url = await listen(app, config);
     if (config.grpc.port !== null) grpc = await startGrpc(config, config.grpc.port, cp, app);
     announceAdminKey(cp.adminKey);
@@ -227,6 +229,7 @@ export async function startControlPlaneRole(config: PlatformConfig): Promise<Run
     if (config.deploySamples) await deploySamples(controlPlane, config.sampleApp, app);
     registerErrorHandler(app);
     await app.register(apiRoutes, { prefix: '/api', controlPlane });
+    await app.register(adminUi);
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
       let storeOk = true;

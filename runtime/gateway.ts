@@ -159,6 +159,8 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const VERSION_ID = /^[0-9a-f]{20}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** CSP sandbox on every function response: scripts, forms and popups run, but never with this origin. */
+export const FUNCTION_SANDBOX_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -261,6 +263,10 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     if (requestId !== request.faasRequestId) reply.header('x-faas-request-id', requestId);
     if (traceId !== '') reply.header('x-faas-trace-id', traceId);
     if (result.ok) reply.headers(result.headers); // reserved names were already dropped by the sandbox
+    // Function responses share the origin with /admin and /api: a sandboxed (opaque) origin keeps
+    // an HTML page a function serves from reading the console's session or calling the API as it.
+    const csp = result.ok ? result.headers['content-security-policy'] : undefined;
+    reply.header('content-security-policy', `${csp === undefined ? '' : `${csp}; `}${FUNCTION_SANDBOX_CSP}`);
     reply.header('x-faas-version', target.versionId);
     if (result.coldStart) reply.header('x-faas-cold-start', '1');
     reply.header('server-timing', `cpu;dur=${result.cpuTimeMs.toFixed(2)}`);

@@ -88,6 +88,7 @@ describe('builtins through the gateway', () => {
     const res = await call('game', 'front');
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual(res.json, { got: { n: 1 }, caller: 'front', user: null });
+    assert.match(res.headers.get('content-security-policy') ?? '', /^sandbox allow-scripts/, 'function responses never run with the console\'s origin');
 
     await deploy('game', 'ping', `export default async (req, ctx) => ctx.rpc.call('pong', {});`);
     await deploy('game', 'pong', `export default async (req, ctx) => ctx.rpc.call('ping', {});`);
