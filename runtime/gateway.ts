@@ -300,10 +300,13 @@ function requestIdOf(request: FastifyRequest): string {
   return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** Headers only the platform sets on a function's request (a client's copies are dropped). */
+const PLATFORM_REQUEST_HEADERS = new Set(['x-faas-caller']);
+
 function plainHeaders(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || PLATFORM_REQUEST_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;

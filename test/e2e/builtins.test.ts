@@ -88,6 +88,8 @@ describe('builtins through the gateway', () => {
     const res = await call('game', 'front');
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual(res.json, { got: { n: 1 }, caller: 'front', user: null });
+    const spoofed = await call('game', 'echo', { body: {}, headers: { 'x-faas-caller': 'admin-tool' } });
+    assert.equal(spoofed.json.caller, undefined, 'a client cannot pose as an rpc caller');
     assert.match(res.headers.get('content-security-policy') ?? '', /^sandbox allow-scripts/, 'function responses never run with the console\'s origin');
 
     await deploy('game', 'ping', `export default async (req, ctx) => ctx.rpc.call('pong', {});`);
