@@ -26,6 +26,13 @@ describe('live-stream rooms over HTTP', () => {
   let base: string;
   const tokens = new Map<string, string>();
 
+  /** The rpc entry, called the only way it can be: through ctx.rpc.call from another function (the gateway drops a client's x-faas-caller). */
+  async function liveVia(streamers: string[]): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${platform.url}/fn/demo/test-rpc-probe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ op: 'live', streamers }) });
+    const reply = await res.json() as { answer?: unknown; error?: string; message?: string };
+    return { status: res.status, body: reply.answer ?? reply };
+  }
+
   /** A token for player `user` (issued once per test run). */
   async function tokenFor(user: string): Promise<string> {
     let token = tokens.get(user);
@@ -250,11 +257,12 @@ describe('live-stream rooms over HTTP', () => {
     assert.match((await probe({ op: 'live', streamers: Array.from({ length: 1001 }, (_, i) => `s${i}`) })).message, /1000/);
   });
 
-  it('the rpc entry is POST / with x-faas-caller; without the header POST / is a 404', async () => {
-    const direct = await call('POST', '/', { op: 'live', streamers: ['sam'] }, undefined, { 'x-faas-caller': 'curl' });
-    assert.equal(direct.status, 200, JSON.stringify(direct.body));
-    assert.deepEqual(direct.body.live.map((room: { roomId: string }) => room.roomId), ['alpha']);
+  it('the rpc entry answers ctx.rpc.call only: a client posting to / (even with a forged x-faas-caller) gets a 404', async () => {
+    const viaRpc = await liveVia(['sam']);
+    assert.equal(viaRpc.status, 200, JSON.stringify(viaRpc.body));
+    assert.deepEqual(viaRpc.body.live.map((room: { roomId: string }) => room.roomId), ['alpha']);
     assertError(await call('POST', '/', { op: 'live', streamers: ['sam'] }), 404, 'ROUTE_NOT_FOUND');
+    assertError(await call('POST', '/', { op: 'live', streamers: ['sam'] }, undefined, { 'x-faas-caller': 'curl' }), 404, 'ROUTE_NOT_FOUND');
   });
 
   it('closing a room removes it from both rankings, empties it and takes it off the live list; joining it then is a 409', async () => {
@@ -273,7 +281,7 @@ describe('live-stream rooms over HTTP', () => {
     assertError(await call('POST', '/rooms/gamma/gifts', { amount: 1 }, 'late'), 409, 'ROOM_CLOSED');
     assertError(await call('POST', '/rooms/gamma/close', undefined, 'gil'), 409, 'ROOM_CLOSED');
     assert.ok(!(await call('GET', '/rooms/top?by=gifts')).body.rooms.some((r: { roomId: string }) => r.roomId === 'gamma'));
-    const live = await call('POST', '/', { op: 'live', streamers: ['gil', 'sam'] }, undefined, { 'x-faas-caller': 'test' });
+    const live = await liveVia(['gil', 'sam']);
     assert.deepEqual(live.body.live.map((r: { streamer: string }) => r.streamer), ['sam']);
   });
 
@@ -286,7 +294,7 @@ describe('live-stream rooms over HTTP', () => {
     assert.deepEqual((await call('GET', '/rooms/gamma/gifters')).body.gifters, []);
     assert.equal((await call('POST', '/rooms/gamma/close', undefined, 'gil')).status, 200);
     assert.equal((await call('POST', '/rooms', { roomId: 'gamma-b' }, 'gil')).status, 201);
-    const live = await call('POST', '/', { op: 'live', streamers: ['gil'] }, undefined, { 'x-faas-caller': 'test' });
+    const live = await liveVia(['gil']);
     assert.deepEqual(live.body.live.map((r: { roomId: string }) => r.roomId), ['gamma-b']);
   });
 
@@ -295,7 +303,7 @@ describe('live-stream rooms over HTTP', () => {
     const replies = await Promise.all(['dup-1', 'dup-2', 'dup-3'].map((roomId) => call('POST', '/rooms', { roomId }, 'dup')));
     assert.equal(replies.filter((r) => r.status === 201).length, 1, JSON.stringify(replies.map((r) => r.body)));
     for (const r of replies.filter((reply) => reply.status !== 201)) assertError(r, 409, 'STREAMER_ALREADY_LIVE');
-    const live = await call('POST', '/', { op: 'live', streamers: ['dup'] }, undefined, { 'x-faas-caller': 'test' });
+    const live = await liveVia(['dup']);
     assert.equal(live.body.live.length, 1);
     assert.equal(live.body.live[0].roomId, replies.find((r) => r.status === 201)?.body.roomId);
   });
