@@ -12,9 +12,9 @@ import { Redis } from 'ioredis';
 import { PlatformError, isPlatformError } from '../../runtime/errors.ts';
 import { builtinError } from '../errors.ts';
 import { lookupCommand } from './commands.ts';
-import { checkExecArgs, normalizeReply, type RedisReply } from './reply.ts';
+import { batchError, checkBatchArgs, checkExecArgs, execAbortError, normalizeReply, type RedisBatchCommand, type RedisBatchEntry, type RedisBatchMode, type RedisReply } from './reply.ts';
 
-export type { RedisReply } from './reply.ts';
+export type { RedisBatchCommand, RedisBatchEntry, RedisBatchError, RedisBatchMode, RedisReply } from './reply.ts';
 export { createEmbeddedBackend } from './embedded.ts';
 
 /** Runs already-namespaced Redis commands. Implementations: ioredis (real Redis) and embedded. */
@@ -29,6 +29,20 @@ export interface RedisBackend {
    *   (not on the allowlist)
    */
   exec(command: string, args: string[]): Promise<RedisReply>;
+  /**
+   * Run several commands in one round trip: `multi` as MULTI … EXEC (atomic: no other client's
+   * command runs in between), `pipeline` as plain pipelined commands (not atomic).
+   * @param mode `multi` or `pipeline`
+   * @param commands at least one, each from the allowlist, validated and namespaced
+   * @returns one entry per command, in order: its reply, or `{ error: { code: 'E_REDIS_ERROR',
+   *   message } }` when Redis refused that command at run time (e.g. WRONGTYPE; inside a MULTI the
+   *   other commands still ran, as Redis does)
+   * @throws PlatformError `E_REDIS_ERROR` when Redis discarded a MULTI before running anything
+   *   (EXECABORT), `E_REDIS_UNAVAILABLE` (not connected, timed out, closed: some commands of a
+   *   pipeline may have run; a MULTI ran entirely or not at all), `E_REDIS_COMMAND_REFUSED` (a
+   *   command not on the allowlist), `E_REDIS_BAD_ARGUMENTS` (malformed arguments)
+   */
+  batch(mode: RedisBatchMode, commands: readonly RedisBatchCommand[]): Promise<RedisBatchEntry[]>;
   /** Release connections or data. Idempotent; later `exec` calls fail with `E_REDIS_UNAVAILABLE`. */
   close(): Promise<void>;
   /** `redis` for a real server, `embedded` for the in-process store. */
@@ -185,6 +199,40 @@ export function createIoredisBackend(url: string, opts: IoredisBackendOptions = 
       } catch (err) {
         throw mapIoredisError(err, spec.name);
       }
+    },
+    async batch(mode: RedisBatchMode, commands: readonly RedisBatchCommand[]): Promise<RedisBatchEntry[]> {
+      checkBatchArgs(mode, commands);
+      const label = mode.toUpperCase();
+      const specs = commands.map((c) => lookupCommand(c.command));
+      if (closed) throw unavailable('the Redis backend is closed', { command: label });
+      const deadline = Date.now() + options.commandTimeoutMs;
+      await waitReady(deadline, label);
+      // ioredis writes a pipeline (and MULTI … EXEC) to the socket in one write, so commands other
+      // invocations send on this shared connection never land inside the transaction.
+      const pipeline = mode === 'multi' ? client.multi() : client.pipeline();
+      specs.forEach((spec, i) => pipeline.call(spec.name, ...commands[i].args));
+      let results: Array<[Error | null, unknown]> | null;
+      try {
+        results = await beforeDeadline(pipeline.exec(), deadline, () => unavailable('the command timed out', { command: label }));
+      } catch (err) {
+        const previous = (err as { previousErrors?: unknown }).previousErrors;
+        if (err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('EXECABORT') && Array.isArray(previous)) {
+          throw execAbortError(previous.map((e: unknown) => ({
+            command: String((e as { command?: { name?: unknown } }).command?.name ?? '?').toUpperCase(),
+            message: e instanceof Error ? e.message : String(e),
+          })));
+        }
+        throw mapIoredisError(err, label);
+      }
+      // EXEC answers nil only when a WATCHed key changed; WATCH is refused, so this is a bug.
+      if (results === null) throw builtinError('E_REDIS_ERROR', `${label}: Redis answered nil to EXEC (transaction discarded)`, { command: label });
+      return results.map(([err, value], i): RedisBatchEntry => {
+        if (err === null || err === undefined) return normalizeReply(value);
+        // A command Redis refused (WRONGTYPE …) is that command's entry; a lost connection fails
+        // the whole batch, since which commands ran is unknown.
+        if (err.name === 'ReplyError') return batchError(err.message);
+        throw mapIoredisError(err, specs[i].name);
+      });
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -3,13 +3,33 @@
  * grammar. The grammar says, for each argument position, what it is — a key (namespaced by
  * `namespace.ts`), a value, an integer, a float, a score bound or an option token — so one table
  * gives arity bounds, key positions, type checks and usage lines. Anything not in the table is
- * refused with `E_REDIS_COMMAND_REFUSED`, naming the command and saying why.
+ * refused with `E_REDIS_COMMAND_REFUSED`, naming the command and saying why. MULTI and PIPELINE
+ * are not in the table: they are batches of table commands (`host.ts`), never sent as commands.
  *
  * Semantics follow the Redis command reference (redis.io/commands); where Redis accepts more
- * (e.g. ZRANGE BYSCORE, SET KEEPTTL/GET/EXAT, infinite ZADD scores) the skeleton accepts a
+ * (e.g. ZRANGE BYSCORE, SET KEEPTTL/GET/EXAT, infinite ZADD scores, SCAN TYPE) this accepts a
  * documented subset so the embedded store can match real Redis exactly.
  */
 import { builtinError } from '../errors.ts';
+
+/** Most commands in one `ctx.redis.multi(...)` or `ctx.redis.pipeline(...)` call (host option `maxBatchCommands` defaults to it). */
+export const MAX_BATCH_COMMANDS = 1000;
+
+/** Largest `COUNT` of SCAN, HSCAN, SSCAN and ZSCAN: the work one call may make Redis do (redis.io/commands/scan, "The COUNT option"). */
+export const MAX_SCAN_COUNT = 1000;
+
+/** Longest `MATCH` pattern of the SCAN family, in UTF-8 bytes (before the app prefix). */
+export const MAX_PATTERN_BYTES = 256;
+
+/**
+ * Most `*` wildcards in one `MATCH` pattern. Redis matches globs recursively; before 6.2.11 /
+ * 7.0.9 a pattern with many `*` could keep the shared server busy for seconds (CVE-2022-36021),
+ * and even fixed versions pay per wildcard for every key they visit.
+ */
+export const MAX_PATTERN_STARS = 8;
+
+/** The pseudo-commands that send several commands at once: MULTI/EXEC (atomic) and a pipeline (one round trip). */
+export const BATCH_COMMANDS: readonly string[] = Object.freeze(['MULTI', 'PIPELINE']);
 
 /**
  * What one argument is:
@@ -20,9 +40,14 @@ import { builtinError } from '../errors.ts';
  * - `count`: an integer ≥ 0; `posint`: an integer ≥ 1 (e.g. `SET … EX seconds`);
  * - `float`: a finite number (number or decimal string such as `"1.5"`, `"2e3"`);
  * - `bound`: a score range bound: a number, `-inf`, `+inf`, or `(` + number for an exclusive bound;
- * - `token`: an option keyword such as `WITHSCORES` (only produced by option grammars).
+ * - `token`: an option keyword such as `WITHSCORES` (only produced by option grammars);
+ * - `cursor`: a SCAN-family cursor: an unsigned 64-bit integer (number or decimal string), `0` to start;
+ * - `keypattern`: SCAN's `MATCH` glob over the app's keys; the host puts the app prefix, escaped so
+ *   it matches only itself, before it (at most `MAX_PATTERN_BYTES`, `MAX_PATTERN_STARS`);
+ * - `pattern`: HSCAN/SSCAN/ZSCAN's `MATCH` glob over fields or members (same limits, not prefixed);
+ * - `scancount`: a SCAN-family `COUNT`: an integer 1..`MAX_SCAN_COUNT`.
  */
-export type ArgKind = 'key' | 'value' | 'int' | 'count' | 'posint' | 'float' | 'bound' | 'token';
+export type ArgKind = 'key' | 'value' | 'int' | 'count' | 'posint' | 'float' | 'bound' | 'token' | 'cursor' | 'keypattern' | 'pattern' | 'scancount';
 
 /** The Redis data type a command works on; `any` means it works on (or replaces) every type. */
 export type KeyType = 'string' | 'hash' | 'list' | 'set' | 'zset' | 'any';
@@ -57,17 +82,25 @@ export interface CommandSpec {
   readonly optional?: readonly ArgKind[];
   /** Option keywords accepted at the end (SET's EX/PX/NX/XX, ZRANGE's WITHSCORES). */
   readonly options?: OptionGrammar;
-  /** `map`: the flat field/value reply is returned to functions as an object (like ioredis's `hgetall`). */
-  readonly reply?: 'map';
+  /**
+   * `map`: the flat field/value reply is returned to functions as an object (like ioredis's
+   * `hgetall`). `scan-keys`: the reply is `[cursor, keys]` and the app prefix is stripped from
+   * every key (a key outside the app's namespace is dropped, never shown).
+   */
+  readonly reply?: 'map' | 'scan-keys';
+  /**
+   * SCAN: the `MATCH` pattern is confined to the app's keys; without `MATCH` the host adds
+   * `MATCH <escaped prefix>*`, so SCAN never returns another app's keys.
+   */
+  readonly namespaceMatch?: boolean;
   /**
    * Where the reply holds sorted-set scores, which `host.ts` rewrites in JavaScript's shortest
    * form (`"3.7"`, not Redis 7.0's `"3.7000000000000002"`), so every Redis version and the
    * embedded store answer alike: `value` (the reply is a score), `array` (each element is one),
-   * `withscores` (every second element, when WITHSCORES was given).
+   * `withscores` (every second element, when WITHSCORES was given), `scan` (every second element
+   * of the `[cursor, [member, score, …]]` reply of ZSCAN).
    */
-  readonly scoreReply?: 'value' | 'array' | 'withscores';
-  /** `true` when the reply is an array of keys to strip the app prefix from (none in the skeleton). */
-  readonly replyKeys?: boolean;
+  readonly scoreReply?: 'value' | 'array' | 'withscores' | 'scan';
 }
 
 type SpecInput = Omit<CommandSpec, 'name'>;
@@ -77,6 +110,8 @@ const K = 'key', V = 'value', I = 'int';
 const SET_OPTIONS: OptionGrammar = { tokens: { EX: ['posint'], PX: ['posint'], NX: [], XX: [] }, exclusive: [['EX', 'PX'], ['NX', 'XX']] };
 const WITHSCORES: OptionGrammar = { tokens: { WITHSCORES: [] } };
 const BYSCORE_OPTIONS: OptionGrammar = { tokens: { WITHSCORES: [], LIMIT: ['count', 'int'] } };
+const SCAN_KEYS_OPTIONS: OptionGrammar = { tokens: { MATCH: ['keypattern'], COUNT: ['scancount'] } };
+const SCAN_MEMBERS_OPTIONS: OptionGrammar = { tokens: { MATCH: ['pattern'], COUNT: ['scancount'] } };
 const ZADD_OPTIONS: OptionGrammar = {
   tokens: { NX: [], XX: [], GT: [], LT: [], CH: [] },
   exclusive: [['NX', 'XX'], ['GT', 'LT'], ['NX', 'GT'], ['NX', 'LT']],
@@ -105,6 +140,7 @@ const TABLE: Record<string, SpecInput> = {
   PTTL: { group: 'keys', keyType: 'any', usage: 'key', params: [K] },
   PERSIST: { group: 'keys', keyType: 'any', usage: 'key', params: [K] },
   RENAME: { group: 'keys', keyType: 'any', usage: 'key newkey', params: [K, K] },
+  SCAN: { group: 'keys', keyType: 'any', usage: 'cursor [MATCH pattern] [COUNT count]', params: ['cursor'], options: SCAN_KEYS_OPTIONS, reply: 'scan-keys', namespaceMatch: true },
   // hashes
   HGET: { group: 'hashes', keyType: 'hash', usage: 'key field', params: [K, V] },
   HSET: { group: 'hashes', keyType: 'hash', usage: 'key field value [field value ...]', params: [K, V, V], repeat: [V, V] },
@@ -117,6 +153,7 @@ const TABLE: Record<string, SpecInput> = {
   HLEN: { group: 'hashes', keyType: 'hash', usage: 'key', params: [K] },
   HKEYS: { group: 'hashes', keyType: 'hash', usage: 'key', params: [K] },
   HVALS: { group: 'hashes', keyType: 'hash', usage: 'key', params: [K] },
+  HSCAN: { group: 'hashes', keyType: 'hash', usage: 'key cursor [MATCH pattern] [COUNT count]', params: [K, 'cursor'], options: SCAN_MEMBERS_OPTIONS },
   // lists
   LPUSH: { group: 'lists', keyType: 'list', usage: 'key element [element ...]', params: [K, V], repeat: [V] },
   RPUSH: { group: 'lists', keyType: 'list', usage: 'key element [element ...]', params: [K, V], repeat: [V] },
@@ -133,6 +170,7 @@ const TABLE: Record<string, SpecInput> = {
   SMEMBERS: { group: 'sets', keyType: 'set', usage: 'key', params: [K] },
   SISMEMBER: { group: 'sets', keyType: 'set', usage: 'key member', params: [K, V] },
   SCARD: { group: 'sets', keyType: 'set', usage: 'key', params: [K] },
+  SSCAN: { group: 'sets', keyType: 'set', usage: 'key cursor [MATCH pattern] [COUNT count]', params: [K, 'cursor'], options: SCAN_MEMBERS_OPTIONS },
   // sorted sets
   ZADD: { group: 'sorted sets', keyType: 'zset', usage: 'key [NX | XX] [GT | LT] [CH] score member [score member ...]', params: [K], leadingOptions: ZADD_OPTIONS, repeat: ['float', V], minRepeat: 1 },
   ZINCRBY: { group: 'sorted sets', keyType: 'zset', usage: 'key increment member', params: [K, 'float', V], scoreReply: 'value' },
@@ -147,6 +185,7 @@ const TABLE: Record<string, SpecInput> = {
   ZREM: { group: 'sorted sets', keyType: 'zset', usage: 'key member [member ...]', params: [K, V], repeat: [V] },
   ZCARD: { group: 'sorted sets', keyType: 'zset', usage: 'key', params: [K] },
   ZCOUNT: { group: 'sorted sets', keyType: 'zset', usage: 'key min max', params: [K, 'bound', 'bound'] },
+  ZSCAN: { group: 'sorted sets', keyType: 'zset', usage: 'key cursor [MATCH pattern] [COUNT count]', params: [K, 'cursor'], options: SCAN_MEMBERS_OPTIONS, scoreReply: 'scan' },
 };
 
 /** The allowlist, keyed by upper-case command name. Frozen. */
@@ -154,18 +193,34 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze(
   Object.fromEntries(Object.entries(TABLE).map(([name, spec]) => [name, Object.freeze({ name, ...spec })])),
 );
 
-/** Allowed command names, sorted. */
-export const ALLOWED_COMMANDS: readonly string[] = Object.freeze(Object.keys(COMMANDS).sort());
+/**
+ * Every name a function may call, sorted: the single commands of `COMMANDS` plus the batch
+ * pseudo-commands MULTI and PIPELINE. The isolate exposes one `ctx.redis.<lower-case name>` per entry.
+ */
+export const ALLOWED_COMMANDS: readonly string[] = Object.freeze([...Object.keys(COMMANDS), ...BATCH_COMMANDS].sort());
 
-/** Why well-known commands are refused; anything else unknown gets a generic reason. */
-const REFUSAL_REASONS: ReadonlyArray<readonly [readonly string[], string]> = [
-  [['KEYS', 'SCAN', 'RANDOMKEY', 'DBSIZE'], 'it walks the whole Redis keyspace, which every app shares; keep the keys you need in a set or sorted set instead'],
-  [['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO'], 'scripts could reach keys outside your app\'s namespace'],
+/**
+ * Whether a name the function called is a batch (`multi` or `pipeline`, any case).
+ * @returns `MULTI`, `PIPELINE`, or `null` for anything else
+ */
+export function batchCommand(command: unknown): 'MULTI' | 'PIPELINE' | null {
+  if (typeof command !== 'string') return null;
+  const name = command.toUpperCase();
+  return name === 'MULTI' || name === 'PIPELINE' ? name : null;
+}
+
+/** Why well-known commands are refused (names, reason); anything else unknown gets a generic reason. */
+export const REFUSAL_REASONS: ReadonlyArray<readonly [readonly string[], string]> = Object.freeze([
+  [['KEYS', 'RANDOMKEY', 'DBSIZE'], 'it walks the whole Redis keyspace, which every app shares; use SCAN (it only returns your app\'s keys) or keep the keys you need in a set or sorted set'],
+  [['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO'], 'scripts could reach keys outside your app\'s namespace; use ctx.redis.multi(...) to run several commands atomically'],
   [['FLUSHALL', 'FLUSHDB', 'CONFIG', 'SELECT', 'SWAPDB', 'MOVE', 'MIGRATE', 'CLIENT', 'DEBUG', 'SHUTDOWN', 'MONITOR', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'ACL', 'INFO', 'CLUSTER', 'MODULE', 'REPLICAOF', 'SLAVEOF', 'SLOWLOG', 'LATENCY', 'MEMORY', 'OBJECT', 'COMMAND', 'AUTH', 'HELLO', 'RESET', 'QUIT', 'FAILOVER', 'WAIT', 'LASTSAVE', 'TIME', 'ROLE', 'SYNC', 'PSYNC'], 'it administers or inspects the Redis server that every app shares'],
+  [['SORT', 'SORT_RO'], 'its BY and GET patterns name other keys, which are not namespaced; sort in your function or keep a sorted set'],
   [['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB'], 'pub/sub channels are not namespaced per app and a subscription would outlive the invocation'],
-  [['MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH'], 'transactions are not supported by ctx.redis yet (planned); use single commands such as INCRBY, HINCRBY or ZINCRBY, which are atomic'],
+  [['MULTI', 'PIPELINE'], 'MULTI and PIPELINE cannot be nested: put every command in one ctx.redis.multi(...) or ctx.redis.pipeline(...) call'],
+  [['EXEC', 'DISCARD'], 'ctx.redis.multi([\'incr\', \'a\'], [\'get\', \'a\']) sends MULTI and EXEC for you: pass the commands to it'],
+  [['WATCH', 'UNWATCH'], 'WATCH needs a connection of its own, and ctx.redis shares connections between invocations; use ctx.redis.multi(...) with commands that decide on the server (SET NX, INCRBY, HINCRBY, ZADD GT)'],
   [['BLPOP', 'BRPOP', 'BLMOVE', 'BRPOPLPUSH', 'BZPOPMIN', 'BZPOPMAX', 'BLMPOP', 'BZMPOP', 'XREAD', 'XREADGROUP'], 'blocking commands would hold a shared connection for the whole wait'],
-];
+]);
 
 /** Why `name` (upper case) is refused, for the E_REDIS_COMMAND_REFUSED message. */
 function refusalReason(name: string): string {

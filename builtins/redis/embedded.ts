@@ -19,6 +19,11 @@
  *   such key"), like Redis.
  * - Hash fields are properties of a plain object in the mock, so a field named `__proto__` would
  *   silently vanish; it is refused with E_REDIS_ERROR instead (real Redis accepts it).
+ * - SCAN, HSCAN, SSCAN, ZSCAN: the mock's glob matcher and index cursors are wrong (see
+ *   `embedded-scan.ts`); here they use Redis's matcher on bytes and stable hash-ordered cursors.
+ * - MULTI and pipelines run inside one slot of the command queue, so a MULTI is atomic; a command
+ *   with a wrong arity aborts a MULTI (EXECABORT) as it does in Redis, and a command refused at run
+ *   time (WRONGTYPE) becomes its own error entry while the others run.
  * Known remaining difference: the mock copies a whole value on every access, so a command costs
  * O(size of the value) (about 3 ms for ZINCRBY on a 10 000-member sorted set); fine for
  * development, use REDIS_URL for load.
@@ -31,8 +36,9 @@ import RedisMock from 'ioredis-mock';
 import { isPlatformError, type PlatformError } from '../../runtime/errors.ts';
 import { builtinError } from '../errors.ts';
 import type { RedisBackend } from './backend.ts';
-import { lookupCommand, type CommandSpec } from './commands.ts';
-import { checkExecArgs, normalizeReply, type RedisReply } from './reply.ts';
+import { lookupCommand, matchArgs, type CommandSpec } from './commands.ts';
+import { scanPage, type ScanItem } from './embedded-scan.ts';
+import { batchError, checkBatchArgs, checkExecArgs, execAbortError, normalizeReply, type RedisBatchCommand, type RedisBatchEntry, type RedisBatchMode, type RedisReply } from './reply.ts';
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 const INT64_MIN = -(2n ** 63n);
@@ -70,6 +76,7 @@ function formatFloat(value: number): string {
 function hashFields(spec: CommandSpec, args: string[]): string[] {
   if (spec.name === 'HSET') return args.filter((_, i) => i % 2 === 1);
   if (spec.name === 'HINCRBY' || spec.name === 'HINCRBYFLOAT') return args.slice(1, 2);
+  if (spec.name === 'HSCAN') return [];
   return args.slice(1);
 }
 
@@ -85,6 +92,27 @@ function parseBound(text: string, command: string): Bound {
   const value = body === '-inf' ? -Infinity : body === '+inf' || body === 'inf' ? Infinity : parseRedisFloat(body);
   if (value === null) throw redisError('ERR min or max is not a float', command);
   return { value, exclusive };
+}
+
+/**
+ * Redis's queue-time check of a command inside MULTI (arity; a failure aborts the transaction):
+ * `null` when it passes, else Redis's message.
+ */
+function queueError(spec: CommandSpec, args: readonly string[]): string | null {
+  try {
+    matchArgs(spec, args);
+    return null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : '';
+    return /wrong number of arguments/.test(message) ? `ERR wrong number of arguments for '${spec.name.toLowerCase()}' command` : 'ERR syntax error';
+  }
+}
+
+/** Pairs `[a, 1, b, 2]` → `[[a, 1], [b, 2]]`. */
+function pairs(flat: RedisReply): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (Array.isArray(flat)) for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), String(flat[i + 1])]);
+  return out;
 }
 
 function within(score: number, min: Bound, max: Bound): boolean {
@@ -193,6 +221,35 @@ export function createEmbeddedBackend(): RedisBackend {
     return withScores ? hits.flat() : hits.map(([member]) => member);
   };
 
+  /** SCAN, HSCAN, SSCAN, ZSCAN over the mock's data, paged by `scanPage`. */
+  const scan = async (spec: CommandSpec, args: string[]): Promise<RedisReply> => {
+    const keyed = spec.name !== 'SCAN';
+    const key = keyed ? args[0] : '';
+    const [cursor, ...options] = keyed ? args.slice(1) : args;
+    if (!/^\d{1,20}$/.test(cursor) || BigInt(cursor) >= 2n ** 64n) throw redisError('ERR invalid cursor', spec.name);
+    let count = 10;
+    let match: string | null = null;
+    for (let i = 0; i < options.length; i += 2) {
+      const option = options[i].toUpperCase();
+      const value = options[i + 1];
+      if (option === 'MATCH' && value !== undefined) match = value;
+      else if (option === 'COUNT' && value !== undefined && /^[1-9]\d*$/.test(value)) count = Number(value);
+      else throw redisError('ERR syntax error', spec.name);
+    }
+    let items: ScanItem[];
+    if (spec.name === 'SCAN') {
+      const keys = normalizeReply(await call('keys', '*'));
+      items = (Array.isArray(keys) ? keys : []).map((k) => ({ id: String(k), reply: [String(k)] }));
+    } else if (spec.name === 'SSCAN') {
+      const members = normalizeReply(await call('smembers', key));
+      items = (Array.isArray(members) ? members : []).map((m) => ({ id: String(m), reply: [String(m)] }));
+    } else {
+      const flat = spec.name === 'HSCAN' ? normalizeReply(await call('hgetall', key)) : normalizeReply(await call('zrange', key, '0', '-1', 'WITHSCORES'));
+      items = pairs(flat).map(([id, value]) => ({ id, reply: [id, value] }));
+    }
+    return scanPage(items, cursor, count, match);
+  };
+
   const run = async (spec: CommandSpec, args: string[]): Promise<RedisReply> => {
     if (spec.keyType === 'hash' && hashFields(spec, args).includes('__proto__')) {
       throw redisError('ERR the embedded Redis store cannot hold a hash field named "__proto__"; rename the field (a real Redis, with REDIS_URL, accepts it)', spec.name);
@@ -218,8 +275,45 @@ export function createEmbeddedBackend(): RedisBackend {
         return zadd(args);
       case 'ZRANGEBYSCORE': case 'ZREVRANGEBYSCORE': case 'ZCOUNT':
         return byScore(spec, args);
+      case 'SCAN': case 'HSCAN': case 'SSCAN': case 'ZSCAN':
+        return scan(spec, args);
     }
     return normalizeReply(await call(spec.name.toLowerCase(), ...args));
+  };
+
+  /** `run`, with anything the mock throws turned into Redis-style `E_REDIS_ERROR`s. */
+  const runMapped = (spec: CommandSpec, args: string[]): Promise<RedisReply> => run(spec, args).catch((err: unknown) => {
+    if (isPlatformError(err)) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw redisError(/^[A-Z]+ /.test(message) ? message : `ERR ${message}`, spec.name);
+  });
+
+  /** Queue `task` after every command already queued: commands run one at a time, like Redis. */
+  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
+    const result = queue.then(task);
+    queue = result.catch(() => {});
+    return result;
+  };
+
+  const runBatch = async (mode: RedisBatchMode, specs: CommandSpec[], commands: readonly RedisBatchCommand[]): Promise<RedisBatchEntry[]> => {
+    const queued = specs.map((spec, i) => queueError(spec, commands[i].args));
+    if (mode === 'multi' && queued.some((e) => e !== null)) {
+      throw execAbortError(queued.flatMap((message, i) => (message === null ? [] : [{ command: specs[i].name, message }])));
+    }
+    const entries: RedisBatchEntry[] = [];
+    for (let i = 0; i < specs.length; i++) {
+      const refused = queued[i];
+      if (refused !== null) {
+        entries.push(batchError(refused));
+        continue;
+      }
+      try {
+        entries.push(await runMapped(specs[i], [...commands[i].args]));
+      } catch (err) {
+        entries.push(batchError(err instanceof Error ? err.message : String(err)));
+      }
+    }
+    return entries;
   };
 
   return {
@@ -229,13 +323,18 @@ export function createEmbeddedBackend(): RedisBackend {
         checkExecArgs(command, args);
         const spec = lookupCommand(command);
         if (closed) throw builtinError('E_REDIS_UNAVAILABLE', 'the embedded Redis store is closed', { command: spec.name });
-        const result = queue.then(() => run(spec, args)).catch((err: unknown) => {
-          if (isPlatformError(err)) throw err;
-          const message = err instanceof Error ? err.message : String(err);
-          throw redisError(/^[A-Z]+ /.test(message) ? message : `ERR ${message}`, spec.name);
-        });
-        queue = result.catch(() => {});
-        return result;
+        return enqueue(() => runMapped(spec, args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    batch(mode: RedisBatchMode, commands: readonly RedisBatchCommand[]): Promise<RedisBatchEntry[]> {
+      try {
+        checkBatchArgs(mode, commands);
+        const specs = commands.map((c) => lookupCommand(c.command));
+        if (closed) throw builtinError('E_REDIS_UNAVAILABLE', 'the embedded Redis store is closed', { command: mode.toUpperCase() });
+        // The whole batch takes one slot of the queue: nothing runs between its commands.
+        return enqueue(() => runBatch(mode, specs, commands));
       } catch (err) {
         return Promise.reject(err);
       }

@@ -14,6 +14,7 @@
  */
 import { runtimeError } from '../../runtime/errors.ts';
 import { builtinError } from '../errors.ts';
+import { MAX_PATTERN_BYTES, MAX_PATTERN_STARS } from './commands.ts';
 
 /** Longest key a function may use, in UTF-8 bytes, before the prefix is added. */
 export const MAX_KEY_BYTES = 1024;
@@ -42,6 +43,51 @@ export function keyPrefix(app: string): string {
  */
 export function prefixKey(app: string, key: string): string {
   return keyPrefix(app) + key;
+}
+
+/**
+ * Escape every glob metacharacter of Redis's matcher (`*`, `?`, `[`, `]`, `\\`) with a backslash,
+ * so the text matches only itself (Redis util.c `stringmatchlen`: a backslash makes the next byte
+ * literal; nothing else is special outside `[...]`).
+ * @example escapeGlob('app:{a*}:') // 'app:{a\\*}:'
+ */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The SCAN `MATCH` pattern that confines a function's pattern to its app's keys: the app prefix,
+ * escaped so it is matched literally, then the function's pattern. Glob tokens only reach forward
+ * (a `[` class or a `\\` escape starts where it is written), so nothing in `pattern` can change
+ * how the prefix before it matches: every key the pattern matches starts with the prefix.
+ * @param app the app name (from the platform)
+ * @param pattern a glob checked by `checkPattern`; `*` for every key of the app
+ * @example scanPattern('game1', 'room:*') // 'app:{game1}:room:*'
+ * @throws PlatformError `E_INTERNAL` for an invalid app name (see `keyPrefix`)
+ */
+export function scanPattern(app: string, pattern: string): string {
+  return escapeGlob(keyPrefix(app)) + pattern;
+}
+
+/**
+ * Validate a `MATCH` glob of SCAN, HSCAN, SSCAN or ZSCAN (Redis glob syntax: `*`, `?`, `[abc]`,
+ * `[^a-z]`, `\\` to escape).
+ * @param value the raw argument
+ * @param where e.g. `"SCAN argument 3"`, for the message
+ * @returns the pattern unchanged
+ * @throws PlatformError `E_REDIS_BAD_ARGUMENTS` when it is not a string, is empty, is longer than
+ *   `MAX_PATTERN_BYTES` (256) UTF-8 bytes, has more than `MAX_PATTERN_STARS` (8) `*` wildcards
+ *   (matching cost on the shared server, see commands.ts), or has a lone UTF-16 surrogate.
+ */
+export function checkPattern(value: unknown, where: string): string {
+  if (typeof value !== 'string') throw builtinError('E_REDIS_BAD_ARGUMENTS', `${where} is a MATCH pattern and must be a string, got ${describe(value)}`);
+  if (value.length === 0) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${where} is a MATCH pattern and must not be empty (use "*" for everything)`);
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_PATTERN_BYTES) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${where} is a MATCH pattern of ${bytes} bytes; patterns are limited to ${MAX_PATTERN_BYTES} bytes (UTF-8)`, { bytes, limit: MAX_PATTERN_BYTES });
+  const stars = value.split('*').length - 1;
+  if (stars > MAX_PATTERN_STARS) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${where} is a MATCH pattern with ${stars} "*" wildcards; at most ${MAX_PATTERN_STARS} are allowed (each one multiplies the matching work on the shared Redis server)`, { limit: MAX_PATTERN_STARS });
+  if (!value.isWellFormed()) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${where} is a MATCH pattern with a lone UTF-16 surrogate; use well-formed Unicode`);
+  return value;
 }
 
 /**

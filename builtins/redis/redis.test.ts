@@ -1,7 +1,8 @@
 /**
  * `ctx.redis` host side: one contract suite run against a real throwaway redis-server and the
  * embedded store, plus unit tests of the catalog, namespacing and options, and fault tests that
- * only a real server can give (kill it, restart it).
+ * only a real server can give (kill it, restart it). MULTI, pipelines, SCAN and the refusals are
+ * in `redis-batch-scan.test.ts`.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,47 +10,41 @@ import { createServer } from 'node:net';
 import { isPlatformError } from '../../runtime/errors.ts';
 import { BUILTIN_ERRORS, builtinError } from '../errors.ts';
 import { createEmbeddedBackend, createIoredisBackend, type RedisBackend, type RedisReply } from './backend.ts';
-import { ALLOWED_COMMANDS, COMMANDS, lookupCommand, matchArgs } from './commands.ts';
+import { ALLOWED_COMMANDS, BATCH_COMMANDS, COMMANDS, lookupCommand, matchArgs } from './commands.ts';
+import { CONTRACT_TARGETS, newApp, rejectsWith, type ContractTarget } from './contract-support.ts';
 import { createRedisHost, type RedisHost, type RedisValue } from './host.ts';
 import { MAX_KEY_BYTES, keyPrefix, prefixKey, unprefixKey } from './namespace.ts';
 import { startRedis, type TestRedis } from '../../test/support/redis-server.ts';
 
 type Call = (command: string, ...args: unknown[]) => Promise<RedisValue>;
 
-/** Assert that `promise` rejects with a PlatformError of `code` whose message matches `message`. */
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isPlatformError(err), `expected a PlatformError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    if (message !== undefined) assert.match(err.message, message);
-    return true;
-  });
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-let appCounter = 0;
-/** A fresh app name, so tests sharing one server never see each other's keys. */
-const newApp = (): string => `app${++appCounter}-${process.pid}`;
+/** A backend whose every call is `exec` (tests of the host's handling of backend answers). */
+function fakeBackend(kind: RedisBackend['kind'], exec: () => Promise<RedisReply>): RedisBackend {
+  return { kind, exec, batch: async () => [await exec()], close: async () => {} };
+}
 
 /**
  * The contract every backend must meet, through the host (validation + namespacing).
  * @param name suite title
- * @param makeBackend creates the backend before the suite; it is closed after
+ * @param makeTarget creates the backend before the suite; it is closed after
  */
-function contract(name: string, makeBackend: () => Promise<RedisBackend>): void {
+function contract(name: string, makeTarget: () => Promise<ContractTarget>): void {
   describe(`ctx.redis contract on ${name}`, () => {
+    let target: ContractTarget;
     let backend: RedisBackend;
     let host: RedisHost;
     const as = (app: string): Call => (command, ...args) => host.execute(app, command, args);
     let r: Call;
 
     before(async () => {
-      backend = await makeBackend();
+      target = await makeTarget();
+      backend = target.backend;
       host = createRedisHost(backend);
     });
     after(async () => {
-      await backend.close();
+      await target.close();
     });
     // every test gets its own app namespace
     const fresh = (): Call => {
@@ -396,18 +391,6 @@ function contract(name: string, makeBackend: () => Promise<RedisBackend>): void 
     });
 
     describe('refused commands', () => {
-      it('commands off the allowlist are refused with E_REDIS_COMMAND_REFUSED naming the command and the allowed ones', async () => {
-        r = fresh();
-        await r('set', 'keep', 'me');
-        const refused = ['KEYS', 'SCAN', 'EVAL', 'EVALSHA', 'CONFIG', 'FLUSHALL', 'FLUSHDB', 'SELECT', 'CLIENT', 'DEBUG', 'SHUTDOWN', 'MONITOR', 'SUBSCRIBE', 'PUBLISH', 'MULTI', 'EXEC', 'GETSET', 'BLPOP', 'OBJECT', 'FOO'];
-        for (const command of refused) {
-          await rejectsWith(r(command.toLowerCase(), '*'), 'E_REDIS_COMMAND_REFUSED', new RegExp(`^Redis command ${command} is not allowed in ctx\\.redis: .+ Allowed commands: APPEND, .*ZSCORE\\.$`));
-        }
-        await rejectsWith(r('flushall'), 'E_REDIS_COMMAND_REFUSED', /administers or inspects the Redis server/);
-        await rejectsWith(r('eval', 'return 1', 0), 'E_REDIS_COMMAND_REFUSED', /scripts could reach keys outside/);
-        assert.equal(await r('get', 'keep'), 'me');
-      });
-
       it('odd command names (empty, with separators, object properties) are refused too', async () => {
         r = fresh();
         for (const command of ['', 'config|get', 'get ', 'constructor', '__proto__', 'hasOwnProperty', 'toString', 'call']) {
@@ -421,9 +404,14 @@ function contract(name: string, makeBackend: () => Promise<RedisBackend>): void 
         assert.equal(await r('GET', 'k'), 'v');
       });
 
-      it('the backend itself refuses commands off the allowlist', async () => {
+      it('the backend itself refuses commands off the allowlist, and MULTI/EXEC sent as single commands', async () => {
         await rejectsWith(backend.exec('FLUSHALL', []), 'E_REDIS_COMMAND_REFUSED', /FLUSHALL/);
         await rejectsWith(backend.exec('KEYS', ['*']), 'E_REDIS_COMMAND_REFUSED', /KEYS/);
+        // A bare MULTI on the shared connection would pull other invocations' commands into it.
+        await rejectsWith(backend.exec('MULTI', []), 'E_REDIS_COMMAND_REFUSED', /MULTI/);
+        await rejectsWith(backend.exec('EXEC', []), 'E_REDIS_COMMAND_REFUSED', /EXEC/);
+        await rejectsWith(backend.batch('multi', [{ command: 'FLUSHDB', args: [] }]), 'E_REDIS_COMMAND_REFUSED', /FLUSHDB/);
+        await rejectsWith(backend.batch('pipeline', [{ command: 'MULTI', args: [] }]), 'E_REDIS_COMMAND_REFUSED', /cannot be nested/);
       });
     });
 
@@ -523,20 +511,7 @@ function contract(name: string, makeBackend: () => Promise<RedisBackend>): void 
   });
 }
 
-contract('a real redis-server', async () => {
-  const server = await startRedis();
-  const backend = createIoredisBackend(server.url);
-  return {
-    kind: backend.kind,
-    exec: (command: string, args: string[]) => backend.exec(command, args),
-    async close() {
-      await backend.close();
-      await server.stop();
-    },
-  };
-});
-
-contract('the embedded store', async () => createEmbeddedBackend());
+for (const [name, make] of CONTRACT_TARGETS) contract(name, make);
 
 describe('backends', () => {
   it('each embedded backend has its own data', async () => {
@@ -620,6 +595,26 @@ describe('faults on a real redis-server', () => {
     assert.equal(await host.execute('game1', 'get', ['n']), '1');
   });
 
+  it('a MULTI or a pipeline on a killed server fails with E_REDIS_UNAVAILABLE, and both work again after a restart', async () => {
+    assert.deepEqual(await host.execute('game1', 'multi', [['set', 'm', '1'], ['get', 'm']]), ['OK', '1']);
+    await server.kill();
+    await rejectsWith(host.execute('game1', 'multi', [['incr', 'm'], ['get', 'm']]), 'E_REDIS_UNAVAILABLE', /^Redis is unavailable: .*retry later$/);
+    await rejectsWith(host.execute('game1', 'pipeline', [['incr', 'm']]), 'E_REDIS_UNAVAILABLE', /^Redis is unavailable: /);
+    await server.restart();
+    let reply: RedisValue | undefined;
+    const deadline = Date.now() + 5000;
+    while (reply === undefined && Date.now() < deadline) {
+      try {
+        reply = await host.execute('game1', 'multi', [['incr', 'm'], ['incr', 'm']]);
+      } catch (err) {
+        assert.ok(isPlatformError(err) && err.code === 'E_REDIS_UNAVAILABLE', String(err));
+        await sleep(100);
+      }
+    }
+    assert.deepEqual(reply, [1, 2]);
+    assert.deepEqual(await host.execute('game1', 'pipeline', [['get', 'm'], ['scan', 0]]), ['2', ['0', ['m']]]);
+  });
+
   it('a hung server makes a command fail with E_REDIS_UNAVAILABLE after about 2 s instead of hanging', async () => {
     assert.equal(await host.execute('game1', 'set', ['h', 'before']), 'OK');
     server.pause();
@@ -656,16 +651,18 @@ describe('faults on a real redis-server', () => {
 
 describe('host', () => {
   it('a backend that never answers fails with E_REDIS_UNAVAILABLE after commandTimeoutMs', async () => {
-    const stuck: RedisBackend = { kind: 'embedded', exec: () => new Promise<RedisReply>(() => {}), close: async () => {} };
+    const stuck = fakeBackend('embedded', () => new Promise<RedisReply>(() => {}));
     const host = createRedisHost(stuck, { commandTimeoutMs: 50 });
     const started = Date.now();
     await rejectsWith(host.execute('game1', 'get', ['k']), 'E_REDIS_UNAVAILABLE', /GET got no answer within 50 ms/);
+    await rejectsWith(host.execute('game1', 'multi', [['incr', 'k']]), 'E_REDIS_UNAVAILABLE', /MULTI got no answer within 50 ms/);
+    await rejectsWith(host.execute('game1', 'pipeline', [['incr', 'k']]), 'E_REDIS_UNAVAILABLE', /PIPELINE got no answer within 50 ms/);
     assert.ok(Date.now() - started < 1000);
   });
 
   it('a plain error from a backend is mapped: reply errors to E_REDIS_ERROR, others to E_REDIS_UNAVAILABLE', async () => {
     const replyError = Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { name: 'ReplyError' });
-    const failing = (err: Error): RedisBackend => ({ kind: 'redis', exec: async () => { throw err; }, close: async () => {} });
+    const failing = (err: Error): RedisBackend => fakeBackend('redis', async () => { throw err; });
     await rejectsWith(createRedisHost(failing(replyError)).execute('g', 'get', ['k']), 'E_REDIS_ERROR', /^WRONGTYPE/);
     await rejectsWith(createRedisHost(failing(new Error('Connection is closed.'))).execute('g', 'get', ['k']), 'E_REDIS_UNAVAILABLE', /the connection to Redis was lost/);
   });
@@ -674,10 +671,11 @@ describe('host', () => {
     const backend = createEmbeddedBackend();
     try {
       const host = createRedisHost(backend, { maxValueBytes: 10 });
-      assert.deepEqual({ ...host.options }, { maxValueBytes: 10, maxArgsBytes: 1048576, maxArgCount: 4096, commandTimeoutMs: 2000 });
+      assert.deepEqual({ ...host.options }, { maxValueBytes: 10, maxArgsBytes: 1048576, maxArgCount: 4096, commandTimeoutMs: 2000, maxBatchCommands: 1000 });
       assert.ok(Object.isFrozen(host.options));
       assert.throws(() => createRedisHost(backend, { commandTimeoutMs: 0 }), /commandTimeoutMs must be a positive integer/);
       assert.throws(() => createRedisHost(backend, { maxArgsBytes: 1.5 }), /maxArgsBytes/);
+      assert.throws(() => createRedisHost(backend, { maxBatchCommands: -1 }), /maxBatchCommands must be a positive integer/);
     } finally {
       await backend.close();
     }
@@ -706,7 +704,7 @@ describe('host', () => {
   });
 
   it('HGETALL keeps a field named __proto__ as an ordinary property', async () => {
-    const fake: RedisBackend = { kind: 'embedded', exec: async () => ['__proto__', 'x', 'a', '1'], close: async () => {} };
+    const fake = fakeBackend('embedded', async () => ['__proto__', 'x', 'a', '1']);
     const value = await createRedisHost(fake).execute('g', 'hgetall', ['h']);
     assert.deepEqual(Object.keys(value as object), ['__proto__', 'a']);
     assert.equal(Object.getPrototypeOf(value), Object.prototype);
@@ -732,8 +730,11 @@ describe('namespace', () => {
 });
 
 describe('command table', () => {
-  it('lists the walking-skeleton commands, and every key position is a key', () => {
-    assert.equal(ALLOWED_COMMANDS.length, 58);
+  it('lists the single commands plus MULTI and PIPELINE, and every key position is a key', () => {
+    assert.equal(Object.keys(COMMANDS).length, 62);
+    assert.deepEqual(ALLOWED_COMMANDS, [...Object.keys(COMMANDS), ...BATCH_COMMANDS].sort());
+    assert.deepEqual(matchArgs(lookupCommand('scan'), ['0', 'count', '5', 'match', 'k*']), ['cursor', 'token', 'scancount', 'token', 'keypattern']);
+    assert.deepEqual(matchArgs(lookupCommand('hscan'), ['h', '0', 'match', 'f*']), ['key', 'cursor', 'token', 'pattern']);
     assert.deepEqual(matchArgs(lookupCommand('mset'), ['a', '1', 'b', '2']), ['key', 'value', 'key', 'value']);
     assert.deepEqual(matchArgs(lookupCommand('del'), ['a', 'b', 'c']), ['key', 'key', 'key']);
     assert.deepEqual(matchArgs(lookupCommand('rename'), ['a', 'b']), ['key', 'key']);

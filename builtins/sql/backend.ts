@@ -23,9 +23,13 @@ export interface SqlRunRequest {
   readonly maxRows: number;
   /** Most approximate JSON bytes a query may return; more fails with E_SQL_RESULT_TOO_LARGE. */
   readonly maxResultBytes: number;
-  /** Epoch ms by which the statement must be done; past it, it is stopped (E_SQL_TIMEOUT). */
+  /**
+   * The invocation's deadline, epoch ms: nothing about this call may outlast it. Time spent waiting
+   * before the statement starts (for an executor to start, behind the app's other statements)
+   * counts against it.
+   */
   readonly deadline: number;
-  /** The budget `deadline` was computed from, in ms, for messages. */
+  /** Longest the statement may run once sent to the database, in ms (the query timeout, already capped by the time left before `deadline`); past it, it is stopped (E_SQL_TIMEOUT). */
   readonly timeoutMs: number;
 }
 
@@ -64,7 +68,8 @@ export interface SqlBackend {
   /**
    * Start a transaction for `app` (MySQL: a dedicated connection; SQLite: `BEGIN IMMEDIATE`, which
    * waits, within the deadline, while another transaction of the app holds the write lock).
-   * @param deadline epoch ms
+   * @param deadline the invocation's deadline, epoch ms
+   * @param timeoutMs longest BEGIN may take once sent, in ms
    * @throws PlatformError E_SQL_UNAVAILABLE, E_SQL_TIMEOUT
    */
   begin(app: string, deadline: number, timeoutMs: number): Promise<SqlBackendTx>;

@@ -120,13 +120,12 @@ export function createSqlHost(backend: SqlBackend, opts: SqlHostOptions = {}): S
     else openCount.set(requestId, next);
   };
 
-  /** The time budget of one operation: the query timeout capped by the invocation deadline. */
+  /** The time budget of one operation: the query timeout capped by the time left, and the invocation deadline. */
   const budget = (call: BuiltinCall): { deadline: number; timeoutMs: number } => {
     if (call.signal.aborted) throw builtinError('E_SQL_TIMEOUT', 'the invocation has ended; the statement was not run', { timeoutMs: 0 });
-    const now = Date.now();
-    const timeoutMs = Math.min(options.queryTimeoutMs, Math.floor(call.deadline - now));
+    const timeoutMs = Math.min(options.queryTimeoutMs, Math.floor(call.deadline - Date.now()));
     if (!(timeoutMs > 0)) throw builtinError('E_SQL_TIMEOUT', "the invocation's deadline has passed; the statement was not run", { timeoutMs: 0 });
-    return { deadline: now + timeoutMs, timeoutMs };
+    return { deadline: call.deadline, timeoutMs };
   };
 
   const serialize = <T>(rec: TxRecord, fn: () => Promise<T>): Promise<T> => {

@@ -332,8 +332,8 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
     }
   };
 
-  /** Run one statement on `conn`, streaming rows; rejects with mapped errors; kills on deadline. */
-  const executeOn = (conn: CoreConnection, request: SqlRunRequest, tx: MysqlTx | undefined): Promise<SqlRow[] | SqlExecResult> =>
+  /** Run one statement on `conn`, streaming rows; rejects with mapped errors; kills it at `until` (epoch ms). */
+  const executeOn = (conn: CoreConnection, request: SqlRunRequest, until: number, tx: MysqlTx | undefined): Promise<SqlRow[] | SqlExecResult> =>
     new Promise((resolve, reject) => {
       const collector = createRowCollector(request.maxRows, request.maxResultBytes);
       let header: { affectedRows?: unknown; insertId?: unknown } | null = null;
@@ -353,7 +353,7 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
         }
         kill(conn);
         finish(timeoutError(request.timeoutMs, 'the statement', tx === undefined ? '' : '; the transaction was rolled back'));
-      }, Math.max(0, request.deadline - Date.now()));
+      }, Math.max(0, until - Date.now()));
       let command: NodeJS.EventEmitter;
       try {
         command = conn.execute({ sql: request.statement.text, values: [...request.params] });
@@ -419,23 +419,26 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
     },
     async run(app: string, request: SqlRunRequest, tx?: SqlBackendTx): Promise<SqlRow[] | SqlExecResult> {
       checkAppName(app);
+      // Connecting and running share one budget: a server that is down or hung fails within it.
+      const until = Math.min(request.deadline, Date.now() + request.timeoutMs);
       if (tx !== undefined) {
         const mysqlTx = asTx(tx);
         if (mysqlTx.lost !== null || mysqlTx.conn === null) throw lostTxError(mysqlTx.lost ?? 'its connection was closed');
-        return executeOn(mysqlTx.conn, request, mysqlTx);
+        return executeOn(mysqlTx.conn, request, until, mysqlTx);
       }
-      const conn = await connect(app, request.deadline, request.timeoutMs);
+      const conn = await connect(app, until, request.timeoutMs);
       try {
-        return await executeOn(conn, request, undefined);
+        return await executeOn(conn, request, until, undefined);
       } finally {
         conn.release();
       }
     },
     async begin(app: string, deadline: number, timeoutMs: number): Promise<SqlBackendTx> {
       checkAppName(app);
-      const conn = await connect(app, deadline, timeoutMs);
+      const until = Math.min(deadline, Date.now() + timeoutMs);
+      const conn = await connect(app, until, timeoutMs);
       try {
-        await control(conn, 'START TRANSACTION', deadline, timeoutMs);
+        await control(conn, 'START TRANSACTION', until, timeoutMs);
       } catch (err) {
         conn.destroy();
         throw err;
@@ -449,7 +452,7 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
       const conn = mysqlTx.conn;
       mysqlTx.conn = null;
       try {
-        await control(conn, 'COMMIT', deadline, timeoutMs);
+        await control(conn, 'COMMIT', Math.min(deadline, Date.now() + timeoutMs), timeoutMs);
       } catch (err) {
         mysqlTx.lost = 'COMMIT failed';
         conn.destroy();

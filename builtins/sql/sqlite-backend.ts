@@ -77,8 +77,12 @@ interface SqliteTx extends SqlBackendTx {
 
 interface Job {
   readonly request: ExecutorRequest;
+  /** The invocation's deadline (epoch ms): the job may wait until then before it starts. */
   readonly deadline: number;
+  /** Longest the request may run once sent, in ms. */
   readonly timeoutMs: number;
+  /** When a SQLITE_BUSY retry loop started (epoch ms); the lock wait is bounded by `timeoutMs` from then. */
+  lockWaitStart: number | null;
   readonly tx: SqliteTx | undefined;
   /** What the request is, for messages: `the statement`, `BEGIN`, … */
   readonly what: string;
@@ -92,7 +96,7 @@ interface Executor {
   child: ChildProcess | null;
   state: 'down' | 'starting' | 'ready';
   readonly queue: Job[];
-  current: { job: Job; id: number; timer: NodeJS.Timeout } | null;
+  current: { job: Job; id: number; timer: NodeJS.Timeout; runMs: number } | null;
   /** Transactions open in the current child process. */
   readonly txs: Set<SqliteTx>;
   /** Jobs waiting out a SQLITE_BUSY backoff (they count as activity). */
@@ -209,7 +213,8 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
         // Another transaction of the app holds the write lock: wait off-thread, then queue again.
         const delay = Math.min(2 ** job.attempts, MAX_BUSY_BACKOFF_MS);
         job.attempts++;
-        if (Date.now() + delay >= job.deadline) {
+        job.lockWaitStart ??= Date.now();
+        if (Date.now() + delay >= Math.min(job.deadline, job.lockWaitStart + job.timeoutMs)) {
           job.reject(builtinError('E_SQL_TIMEOUT', `${job.what} waited ${job.timeoutMs} ms for the write lock held by an open transaction of the app and did not run; SQLite has one writer at a time: inside ctx.sql.transaction write through tx, and keep transactions short`, { timeoutMs: job.timeoutMs }));
           return;
         }
@@ -385,10 +390,11 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
     if (current === null) return;
     ex.current = null;
     const job = current.job;
-    if (job.tx !== undefined) job.tx.lost ??= `${job.what} in it ran longer than ${job.timeoutMs} ms`;
-    options.onError(new Error(`SQLite executor for app ${ex.app} killed: ${job.what} ran longer than ${job.timeoutMs} ms`));
-    killChild(ex, `the app's SQL executor was restarted after another statement of the app ran longer than ${job.timeoutMs} ms`);
-    job.reject(timeoutError(job.timeoutMs, job.what, job.tx === undefined ? '' : '; the transaction was rolled back'));
+    const runMs = current.runMs;
+    if (job.tx !== undefined) job.tx.lost ??= `${job.what} in it ran longer than ${runMs} ms`;
+    options.onError(new Error(`SQLite executor for app ${ex.app} killed: ${job.what} ran longer than ${runMs} ms`));
+    killChild(ex, `the app's SQL executor was restarted after another statement of the app ran longer than ${runMs} ms`);
+    job.reject(timeoutError(runMs, job.what, job.tx === undefined ? '' : '; the transaction was rolled back'));
     pump(ex);
     scheduleIdle(ex);
   };
@@ -405,16 +411,26 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
         job.reject(lostTxError(job.tx.lost));
         continue;
       }
-      const remaining = job.deadline - Date.now();
-      if (remaining <= 0) {
-        job.reject(timeoutError(job.timeoutMs, job.what, ' before it could start (it waited for earlier statements of the app, or for the app\'s SQL executor to start)'));
+      const runMs = Math.min(job.timeoutMs, job.deadline - Date.now());
+      if (runMs <= 0) {
+        job.reject(builtinError('E_SQL_TIMEOUT', `the invocation's deadline passed before ${job.what} could start (it waited for earlier statements of the app, or for the app's SQL executor to start); it did not run`, { timeoutMs: 0 }));
         continue;
       }
       const id = ++nextId;
-      ex.current = { job, id, timer: setTimeout(() => onTimeout(ex), remaining) };
+      ex.current = { job, id, runMs, timer: setTimeout(() => onTimeout(ex), runMs) };
       if (ex.idleTimer !== null) clearTimeout(ex.idleTimer);
       ex.idleTimer = null;
-      ex.child.send({ id, ...job.request });
+      const child = ex.child;
+      child.send({ id, ...job.request }, (err: Error | null) => {
+        if (err === null || ex.current?.id !== id || ex.child !== child) return;
+        // The channel closed under us (the child is exiting): fail this request now rather than at its timeout.
+        clearTimeout(ex.current.timer);
+        ex.current = null;
+        killChild(ex, 'the app\'s SQL executor stopped');
+        job.reject(unavailableError(`the embedded SQL executor stopped (${err.message})`));
+        pump(ex);
+        scheduleIdle(ex);
+      });
     }
   }
 
@@ -454,7 +470,7 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
     await ensureDir();
     const ex = await acquire(app, deadline);
     return new Promise<Value>((resolveJob, rejectJob) => {
-      ex.queue.push({ request, deadline, timeoutMs, tx, what, attempts: 0, resolve: resolveJob, reject: rejectJob });
+      ex.queue.push({ request, deadline, timeoutMs, tx, what, attempts: 0, lockWaitStart: null, resolve: resolveJob, reject: rejectJob });
       pump(ex);
     });
   };
@@ -485,6 +501,7 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
         params: [...request.params],
         mode: request.mode,
         inserts: request.statement.inserts,
+        writesRows: request.statement.writesRows,
         maxRows: request.maxRows,
         maxResultBytes: request.maxResultBytes,
       }, request.deadline, request.timeoutMs, 'the statement', sqliteTx);
@@ -508,7 +525,7 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
       const ex = executors.get(tx.app);
       if (closed || ex === undefined || !ex.txs.has(sqliteTx)) return;
       try {
-        await submit(tx.app, { type: 'rollback', tx: sqliteTx.key }, Date.now() + 5000, 5000, 'ROLLBACK', sqliteTx);
+        await submit(tx.app, { type: 'rollback', tx: sqliteTx.key }, Date.now() + 10_000, 5000, 'ROLLBACK', sqliteTx);
       } catch (err) {
         options.onError(err as Error);
       }

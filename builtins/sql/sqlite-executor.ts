@@ -28,7 +28,7 @@ export interface ExecutorInit {
 
 /** A request; `tx` names a transaction begun with `begin` (else the app's autocommit connection). */
 export type ExecutorRequest =
-  | { type: 'run'; tx?: string; text: string; params: SqlParam[]; mode: 'query' | 'execute'; inserts: boolean; maxRows: number; maxResultBytes: number }
+  | { type: 'run'; tx?: string; text: string; params: SqlParam[]; mode: 'query' | 'execute'; inserts: boolean; writesRows: boolean; maxRows: number; maxResultBytes: number }
   | { type: 'begin'; tx: string }
   | { type: 'commit'; tx: string }
   | { type: 'rollback'; tx: string }
@@ -136,7 +136,8 @@ function run(request: Extract<ExecutorRequest, { type: 'run' }>): SqlRow[] | Sql
       return collector.overflow === null ? collector.rows : { kind: 'overflow', overflow: collector.overflow };
     }
     const result = stmt.run(...params);
-    const affectedRows = Number(result.changes);
+    // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE, so DDL would report a stale one.
+    const affectedRows = request.writesRows ? Number(result.changes) : 0;
     return { affectedRows, insertId: request.inserts && affectedRows > 0 ? toSqlValue(result.lastInsertRowid) : null };
   } catch (err) {
     return toError(err, conn);

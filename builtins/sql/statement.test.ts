@@ -84,9 +84,10 @@ describe('statement check', () => {
     for (const ok of ['CREATE TABLE t (a INT)', 'CREATE OR REPLACE VIEW v AS SELECT 1', 'CREATE UNIQUE INDEX i ON t (a)', 'ALTER TABLE t ADD b INT', 'DROP TABLE IF EXISTS t', 'TRUNCATE t', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'DESCRIBE t', 'EXPLAIN SELECT 1', 'CREATE SQL SECURITY DEFINER VIEW v AS SELECT 1']) {
       checkStatement(ok, 'mysql', 'faas_app_game1');
     }
-    for (const ok of ['CREATE TABLE t (a)', 'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END', 'PRAGMA table_info(t)', 'EXPLAIN QUERY PLAN SELECT 1']) {
+    for (const ok of ['CREATE TABLE t (a)', 'CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = CASE WHEN a THEN 1 END; SELECT 1; END;', 'PRAGMA table_info(t)', 'EXPLAIN QUERY PLAN SELECT 1']) {
       checkStatement(ok, 'sqlite', 'main');
     }
+    refused('CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; DROP TABLE t', 'sqlite', /only one statement/, 'E_SQL_REFUSED', 'main');
   });
 
   it("refuses another app's database, system schemas, file access and server-wide locks on MySQL", () => {

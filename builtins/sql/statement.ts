@@ -31,6 +31,8 @@ export interface StatementInfo {
   readonly verb: string;
   /** True when the statement inserts rows (`INSERT`/`REPLACE`, also after a `WITH` clause). */
   readonly inserts: boolean;
+  /** True for INSERT, REPLACE, UPDATE and DELETE (also after `WITH`): the statements whose affected rows are counted. */
+  readonly writesRows: boolean;
 }
 
 type TokenKind = 'word' | 'qid' | 'string' | 'param' | 'sysvar' | 'punct' | 'semicolon';
@@ -122,7 +124,7 @@ function tokenize(text: string, dialect: SqlDialect): Token[] {
     }
     if (c === '/' && next === '*') {
       const third = text[i + 2];
-      if (mysql && (third === '!' || third === '+' || (third === 'M' && text[i + 3] === '!'))) {
+      if (mysql && (third === '!' || third === '+' || ((third === 'M' || third === 'm') && text[i + 3] === '!'))) {
         fail('E_SQL_REFUSED', text, i, `${third === '+' ? 'optimizer hints (/*+ … */)' : 'executable comments (/*! … */)'} are not allowed: the server runs their contents, so they could change session settings; write the SQL without them`);
       }
       const end = text.indexOf('*/', i + 2);
@@ -388,10 +390,29 @@ function checkMysqlTokens(text: string, tokens: readonly Token[], ownDatabase: s
       if (tokens[j]?.kind === 'punct' && tokens[j].value === '=') j++;
       const engine = tokens[j];
       if (engine !== undefined && (engine.kind === 'word' || engine.kind === 'qid') && !LOCAL_ENGINES.has(engine.value.toLowerCase())) {
-        fail('E_SQL_REFUSED', text, engine.at, `storage engine ${engine.value} is not allowed: use InnoDB (the default), Aria, MyISAM or MEMORY`);
+        fail('E_SQL_REFUSED', text, engine.at, `storage engine ${engine.kind === 'word' ? text.slice(engine.at, engine.at + engine.value.length) : engine.value} is not allowed: use InnoDB (the default), Aria, MyISAM or MEMORY`);
       }
     }
   }
+}
+
+/**
+ * Index of the `;` that ends the first statement, or -1. In a SQLite `CREATE TRIGGER … BEGIN … END`
+ * the semicolons between BEGIN and its END (counting `CASE … END` pairs) belong to the body.
+ */
+function statementEnd(tokens: readonly Token[], dialect: SqlDialect): number {
+  const isTrigger = dialect === 'sqlite' && tokens[0]?.value === 'create'
+    && tokens.slice(1, 4).some((t) => t.kind === 'word' && t.value === 'trigger');
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (isTrigger && t.kind === 'word') {
+      if (t.value === 'begin' || t.value === 'case') depth++;
+      else if (t.value === 'end' && depth > 0) depth--;
+    }
+    if (t.kind === 'semicolon' && depth === 0) return i;
+  }
+  return -1;
 }
 
 /** The first top-level statement keyword after a `WITH …` clause. */
@@ -418,7 +439,7 @@ function verbAfterWith(tokens: readonly Token[], start: number): string {
  */
 export function checkStatement(text: string, dialect: SqlDialect, ownDatabase: string): StatementInfo {
   const tokens = tokenize(text, dialect);
-  const semicolon = tokens.findIndex((t) => t.kind === 'semicolon');
+  const semicolon = statementEnd(tokens, dialect);
   if (semicolon !== -1 && semicolon < tokens.length - 1) {
     fail('E_SQL_REFUSED', text, tokens[semicolon + 1].at, 'only one statement per call is allowed: split the statements into separate calls (use ctx.sql.transaction to run them atomically)');
   }
@@ -452,5 +473,6 @@ export function checkStatement(text: string, dialect: SqlDialect, ownDatabase: s
     placeholders: body.reduce((count, t) => count + (t.kind === 'param' ? 1 : 0), 0),
     verb,
     inserts: main === 'insert' || main === 'replace',
+    writesRows: main === 'insert' || main === 'replace' || main === 'update' || main === 'delete',
   };
 }

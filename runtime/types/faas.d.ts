@@ -117,9 +117,29 @@ type FaasRedisByScoreOptions =
   | [FaasRedisToken<'WITHSCORES'>, FaasRedisToken<'LIMIT'>, offset: FaasRedisInteger, count: FaasRedisInteger]
   | [FaasRedisToken<'LIMIT'>, offset: FaasRedisInteger, count: FaasRedisInteger, FaasRedisToken<'WITHSCORES'>];
 
+/** A cursor of SCAN, HSCAN, SSCAN or ZSCAN: `0` to start, then the string the previous call returned (an unsigned 64-bit decimal). */
+type FaasRedisCursor = number | string;
 /**
- * `ctx.redis`: the allowlisted Redis commands (builtins/redis/commands.ts), one method per
- * command, lower-case names. Keys are namespaced per app: a function cannot reach another app's
+ * SCAN-family options, each at most once, in either order: `MATCH pattern` (a Redis glob: `*`, `?`,
+ * `[abc]`, `[^a-z]`, `\\` to escape; at most 256 bytes and 8 `*`) and `COUNT n` (1..1000: how many
+ * entries one call looks at, default 10).
+ */
+type FaasRedisScanOptions =
+  | []
+  | [FaasRedisToken<'MATCH'>, pattern: string]
+  | [FaasRedisToken<'COUNT'>, count: FaasRedisInteger]
+  | [FaasRedisToken<'MATCH'>, pattern: string, FaasRedisToken<'COUNT'>, count: FaasRedisInteger]
+  | [FaasRedisToken<'COUNT'>, count: FaasRedisInteger, FaasRedisToken<'MATCH'>, pattern: string];
+/**
+ * One page of a SCAN-family iteration: the cursor for the next call (`'0'` when the iteration is
+ * over) and what this call found (possibly nothing even when the cursor is not `'0'`; an entry may
+ * come twice over a whole iteration).
+ */
+type FaasRedisScanPage = [cursor: string, items: string[]];
+
+/**
+ * The single commands of `ctx.redis` (builtins/redis/commands.ts), one method per command,
+ * lower-case names. Keys are namespaced per app: a function cannot reach another app's
  * keys. Replies are what ioredis returns for RESP2: bulk strings → `string`, integers → `number`
  * (beyond 2^53 they lose precision), nil → `null`, arrays → arrays; sorted-set scores are
  * strings in JavaScript's shortest form (`'3.7'`); `hgetall` returns an object.
@@ -127,11 +147,12 @@ type FaasRedisByScoreOptions =
  * Every method rejects with a `FaasBuiltinError`: `E_REDIS_BAD_ARGUMENTS` (arity, types, sizes:
  * 1024-byte keys, 512 KiB values, 1 MiB and 4096 arguments per command), `E_REDIS_ERROR` (Redis
  * refused it, e.g. `WRONGTYPE`; Redis's message), `E_REDIS_UNAVAILABLE` (no answer within
- * 2000 ms; the command may have run), `E_BAD_ARGUMENTS` (an argument is not JSON-serialisable,
- * e.g. a BigInt), `E_CTX_REVOKED` (called after the invocation ended).
+ * 2000 ms; the command may have run), `E_REDIS_COMMAND_REFUSED` (not allowed, e.g. KEYS, EVAL,
+ * FLUSHALL, WATCH: builtins/redis/README.md lists why), `E_BAD_ARGUMENTS` (an argument is not
+ * JSON-serialisable, e.g. a BigInt), `E_CTX_REVOKED` (called after the invocation ended).
  * Semantics: https://redis.io/commands.
  */
-interface FaasRedis {
+interface FaasRedisCommands {
   // strings
   /** GET key → the value, or `null` when the key does not exist. */
   get(key: FaasRedisKey): Promise<string | null>;
@@ -177,6 +198,13 @@ interface FaasRedis {
   persist(key: FaasRedisKey): Promise<0 | 1>;
   /** RENAME key newkey → `'OK'`; rejects with `E_REDIS_ERROR` ("ERR no such key") when `key` does not exist. */
   rename(key: FaasRedisKey, newkey: FaasRedisKey): Promise<'OK'>;
+  /**
+   * SCAN cursor [MATCH pattern] [COUNT count] → `[nextCursor, keys]`, over this app's keys only
+   * (keys come back as you named them; the pattern cannot reach other apps' keys). Call again
+   * with `nextCursor` until it is `'0'`. It walks the whole shared keyspace, so an app with few
+   * keys may need many calls: prefer a set or sorted set of the keys you need.
+   */
+  scan(cursor: FaasRedisCursor, ...options: FaasRedisScanOptions): Promise<FaasRedisScanPage>;
 
   // hashes
   /** HGET key field → the value, or `null`. */
@@ -201,6 +229,8 @@ interface FaasRedis {
   hkeys(key: FaasRedisKey): Promise<string[]>;
   /** HVALS key → values. */
   hvals(key: FaasRedisKey): Promise<string[]>;
+  /** HSCAN key cursor [MATCH pattern] [COUNT count] → `[nextCursor, [field, value, …]]`; MATCH applies to fields. */
+  hscan(key: FaasRedisKey, cursor: FaasRedisCursor, ...options: FaasRedisScanOptions): Promise<FaasRedisScanPage>;
 
   // lists
   /** LPUSH key element [element …] → the new length. */
@@ -237,6 +267,8 @@ interface FaasRedis {
   sismember(key: FaasRedisKey, member: FaasRedisValue): Promise<0 | 1>;
   /** SCARD key → number of members. */
   scard(key: FaasRedisKey): Promise<number>;
+  /** SSCAN key cursor [MATCH pattern] [COUNT count] → `[nextCursor, members]`. */
+  sscan(key: FaasRedisKey, cursor: FaasRedisCursor, ...options: FaasRedisScanOptions): Promise<FaasRedisScanPage>;
 
   // sorted sets
   /** ZADD key score member [score member …] → how many members were added. */
@@ -267,6 +299,63 @@ interface FaasRedis {
   zcard(key: FaasRedisKey): Promise<number>;
   /** ZCOUNT key min max → how many members have min ≤ score ≤ max. */
   zcount(key: FaasRedisKey, min: FaasRedisScoreBound, max: FaasRedisScoreBound): Promise<number>;
+  /** ZSCAN key cursor [MATCH pattern] [COUNT count] → `[nextCursor, [member, score, …]]` (scores as strings); MATCH applies to members. */
+  zscan(key: FaasRedisKey, cursor: FaasRedisCursor, ...options: FaasRedisScanOptions): Promise<FaasRedisScanPage>;
+}
+
+/** What each single command answers (the reply of its method), by lower-case name. */
+type FaasRedisReplies = {
+  [K in keyof FaasRedisCommands]: K extends 'lpop' | 'rpop' ? string | string[] | null : Awaited<ReturnType<FaasRedisCommands[K]>>;
+};
+/** A command name for `multi`/`pipeline`, in lower or upper case. */
+type FaasRedisCommandName = keyof FaasRedisReplies | Uppercase<keyof FaasRedisReplies>;
+/**
+ * One command of a `multi`/`pipeline` batch: `[name, ...args]`, e.g. `['expire', 'visits', 60]`.
+ * Arguments are checked at run time exactly as for the single method.
+ */
+type FaasRedisCommand = readonly [command: FaasRedisCommandName, ...args: FaasRedisValue[]];
+/**
+ * The entry of a batch reply for a command Redis refused while running it (e.g. `WRONGTYPE`); the
+ * other commands still ran. Tell it from an `hgetall` reply (also an object) by `typeof
+ * entry.error === 'object'`: hash values are always strings.
+ */
+interface FaasRedisCommandError {
+  error: { code: 'E_REDIS_ERROR'; message: string };
+}
+/** The reply of a batch: per command, its reply or a `FaasRedisCommandError`. */
+type FaasRedisBatchReplies<C extends readonly FaasRedisCommand[]> = {
+  -readonly [I in keyof C]: C[I] extends readonly [infer N extends string, ...unknown[]]
+    ? (Lowercase<N> extends keyof FaasRedisReplies ? FaasRedisReplies[Lowercase<N>] : never) | FaasRedisCommandError
+    : never;
+};
+
+/**
+ * `ctx.redis`: every single command of `FaasRedisCommands`, plus `multi` and `pipeline`, which
+ * send several commands at once. A batch holds at most 1000 commands, and its arguments together
+ * stay within the limits of one command (4096 arguments, 1 MiB). Every command in it is checked
+ * before anything is sent: one bad command rejects the whole call with `E_REDIS_BAD_ARGUMENTS`
+ * or `E_REDIS_COMMAND_REFUSED`, naming its index (`MULTI: command at index 1 (INCRBY) of 2 was
+ * refused, nothing was sent: …`). MULTI and PIPELINE cannot be nested.
+ */
+interface FaasRedis extends FaasRedisCommands {
+  /**
+   * MULTI … EXEC: runs the commands atomically (no other client's command runs in between) and
+   * resolves to their replies, converted as the single methods convert them.
+   * As in Redis, a command that fails while running (e.g. `WRONGTYPE`) does not undo the others:
+   * its entry is `{ error: { code: 'E_REDIS_ERROR', message } }` and the rest ran. When Redis
+   * discards the whole transaction before running it (EXECABORT), the call rejects with
+   * `E_REDIS_ERROR` and nothing ran. On `E_REDIS_UNAVAILABLE` it ran entirely or not at all.
+   * @example const [visits] = await ctx.redis.multi(['incr', 'visits'], ['expire', 'visits', 60]);
+   */
+  multi<const C extends readonly FaasRedisCommand[]>(...commands: C): Promise<FaasRedisBatchReplies<C>>;
+  /**
+   * Sends the commands in one round trip, in order, without atomicity (another client's command
+   * may run between two of them), and resolves to one entry per command: its reply, or
+   * `{ error: { code: 'E_REDIS_ERROR', message } }` for a command Redis refused. On
+   * `E_REDIS_UNAVAILABLE`, some of the commands may have run.
+   * @example const [name, score] = await ctx.redis.pipeline(['hget', 'player:7', 'name'], ['zscore', 'board', '7']);
+   */
+  pipeline<const C extends readonly FaasRedisCommand[]>(...commands: C): Promise<FaasRedisBatchReplies<C>>;
 }
 
 /**
