@@ -11,6 +11,7 @@
  */
 import { isPlatformError, runtimeError } from './errors.ts';
 import { builtinError } from '../builtins/errors.ts';
+import { CONFIG_NAME_PATTERN, isValidName } from '../control-plane/core/names.ts';
 import type { ChangeEvent, FunctionConfig, RuntimeControlPlane } from '../control-plane/core/types.ts';
 import type { BuiltinCall } from './sandbox/interface.ts';
 import type { ForwardedCall } from './worker/protocol.ts';
@@ -30,7 +31,7 @@ export interface InvocationContext {
   /** Epoch ms by which it must end. */
   deadline: number;
   user: InvocationUser | null;
-  /** Function names from the outermost caller to this one (`ctx.rpc.call` chain). */
+  /** Function names from the outermost caller to this one, itself included (`ctx.rpc.call` chain; `[function]` for an HTTP request). */
   chain: readonly string[];
   /** W3C traceparent of its span ('' when not traced). */
   traceparent: string;
@@ -79,8 +80,8 @@ export interface BuiltinExecutor {
   execute(call: BuiltinCall, op: string, args: unknown[]): Promise<unknown>;
 }
 
-/** Calls a function of the same app for `ctx.rpc.call`, inside the caller's deadline. */
-export type RpcInvoke = (caller: InvocationContext, fn: string, alias: string, payload: unknown) => Promise<unknown>;
+/** Calls a function of the same app for `ctx.rpc.call`, inside the caller's deadline; `chain` is the callee's (caller's chain + `fn`, already checked). */
+export type RpcInvoke = (caller: InvocationContext, fn: string, alias: string, payload: unknown, chain: readonly string[]) => Promise<unknown>;
 
 /** What the dispatcher serves; absent hosts answer E_INTERNAL naming the missing builtin. */
 export interface BuiltinServices {
@@ -99,8 +100,6 @@ export interface BuiltinServices {
 export const MAX_RPC_DEPTH = 8;
 /** Largest `ctx.rpc.call` payload, as JSON, in bytes. */
 export const MAX_RPC_PAYLOAD_BYTES = 1024 * 1024;
-const CONFIG_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const FN_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 /**
  * Function config and secrets, cached per function and dropped on `config` change events.
@@ -109,7 +108,10 @@ const FN_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 export class ConfigCache {
   readonly #source: Pick<RuntimeControlPlane, 'getFunctionConfig'>;
   readonly #cache = new Map<string, Promise<FunctionConfig>>();
+  /** Secret values (4 characters or longer) of the functions whose config has loaded, for `redact`. */
+  readonly #secrets = new Map<string, string[]>();
 
+  /** @param source where config comes from (the control plane or its gRPC client) */
   constructor(source: Pick<RuntimeControlPlane, 'getFunctionConfig'>) {
     this.#source = source;
   }
@@ -119,12 +121,16 @@ export class ConfigCache {
     const key = `${app}/${fn}`;
     let entry = this.#cache.get(key);
     if (entry === undefined) {
-      entry = this.#source.getFunctionConfig(app, fn).catch((error: unknown) => {
+      const loading = this.#source.getFunctionConfig(app, fn).then((config) => {
+        if (this.#cache.get(key) === loading) this.#secrets.set(key, Object.values(config.secrets).filter((v) => v.length >= 4));
+        return config;
+      }, (error: unknown) => {
         this.#cache.delete(key);
         throw isPlatformError(error) && error.code === 'E_CONTROL_PLANE_UNAVAILABLE'
           ? builtinError('E_CONFIG_UNAVAILABLE', `the config of ${key} could not be loaded: ${error.message}`)
           : builtinError('E_CONFIG_UNAVAILABLE', `the config of ${key} could not be loaded; retry later`);
       });
+      entry = loading;
       this.#cache.set(key, entry);
     }
     return entry;
@@ -132,26 +138,21 @@ export class ConfigCache {
 
   /** Apply a change event (drop the function's cached config). */
   onChange(event: ChangeEvent): void {
-    if (event.kind === 'config') this.#cache.delete(`${event.app}/${event.function}`);
+    if (event.kind !== 'config') return;
+    this.#cache.delete(`${event.app}/${event.function}`);
+    this.#secrets.delete(`${event.app}/${event.function}`);
   }
 
   /**
    * `text` with every secret value of `app/fn` (4 characters or longer) replaced by `[secret]`.
-   * Only secrets already loaded are known; a function that never read a secret cannot print one.
+   * Synchronous (it runs for every log line): only secrets already loaded are known, and a
+   * function that never read a secret cannot print one.
    */
-  async redact(app: string, fn: string, text: string): Promise<string> {
-    const entry = this.#cache.get(`${app}/${fn}`);
-    if (entry === undefined) return text;
-    let config: FunctionConfig;
-    try {
-      config = await entry;
-    } catch {
-      return text;
-    }
+  redact(app: string, fn: string, text: string): string {
+    const secrets = this.#secrets.get(`${app}/${fn}`);
+    if (secrets === undefined) return text;
     let out = text;
-    for (const value of Object.values(config.secrets)) {
-      if (value.length >= 4 && out.includes(value)) out = out.split(value).join('[secret]');
-    }
+    for (const value of secrets) if (out.includes(value)) out = out.split(value).join('[secret]');
     return out;
   }
 }
@@ -216,15 +217,16 @@ async function rpcCall(invoke: RpcInvoke, caller: InvocationContext, op: string,
   const [target, payload] = args;
   if (typeof target !== 'string') throw builtinError('E_RPC_BAD_ARGUMENTS', 'ctx.rpc.call: the first argument must be a function name of this app, e.g. "live-stream" or "live-stream@staging"');
   const [fn, alias = 'prod', extra] = target.split('@');
-  if (extra !== undefined || !FN_NAME.test(fn ?? '') || !FN_NAME.test(alias)) {
+  if (extra !== undefined || !isValidName(fn) || !isValidName(alias)) {
     throw builtinError('E_RPC_BAD_ARGUMENTS', `ctx.rpc.call: ${JSON.stringify(target.slice(0, 80))} is not a function name (lower-case letters, digits and '-', optionally @alias)`);
   }
   const size = Buffer.byteLength(JSON.stringify(payload ?? null), 'utf8');
   if (size > MAX_RPC_PAYLOAD_BYTES) throw builtinError('E_RPC_BAD_ARGUMENTS', `ctx.rpc.call: the payload is ${size} bytes as JSON; the limit is ${MAX_RPC_PAYLOAD_BYTES}`);
   const chain = [...caller.chain, fn as string];
+  // The chain holds the caller itself, so A → A is a cycle too.
   if (caller.chain.includes(fn as string)) throw builtinError('E_RPC_CYCLE', `ctx.rpc.call would make a cycle: ${chain.join(' → ')}`, { chain });
   if (chain.length > MAX_RPC_DEPTH) throw builtinError('E_RPC_DEPTH', `ctx.rpc.call chains are limited to ${MAX_RPC_DEPTH} functions: ${chain.join(' → ')}`, { chain });
-  return invoke(caller, fn as string, alias, payload ?? null);
+  return invoke(caller, fn as string, alias, payload ?? null, chain);
 }
 
 async function configCall(cache: ConfigCache, invocation: InvocationContext, op: string, args: unknown[]): Promise<unknown> {
@@ -232,7 +234,7 @@ async function configCall(cache: ConfigCache, invocation: InvocationContext, op:
   const config = await cache.get(invocation.app, invocation.function);
   if (op === 'all') return { ...config.values };
   const [name] = args;
-  if (typeof name !== 'string' || !CONFIG_NAME.test(name)) {
+  if (typeof name !== 'string' || !CONFIG_NAME_PATTERN.test(name)) {
     throw builtinError('E_CONFIG_BAD_ARGUMENTS', `ctx.config.${op}: ${JSON.stringify(typeof name === 'string' ? name.slice(0, 80) : name)} is not a config name (letters, digits and _, a letter or _ first, up to 63 characters)`);
   }
   const value = op === 'get' ? config.values[name] : config.secrets[name];

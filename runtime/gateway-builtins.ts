@@ -33,7 +33,7 @@ export interface GatewayBuiltins {
   /** For the gateway's `verifyUser`. */
   verifyUser: (app: string, authorization: string | undefined, mode: AuthMode) => Promise<{ user: InvocationUser | null }>;
   /** For the gateway's `redact`. */
-  redact: (app: string, fn: string, text: string) => Promise<string>;
+  redact: (app: string, fn: string, text: string) => string;
   /** Set once the gateway exists (ctx.rpc.call runs through it). */
   setRpc(invoke: RpcInvoke): void;
   auth: AuthHost;
@@ -69,9 +69,9 @@ export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayB
   const config = new ConfigCache(cp);
   const registry = new InvocationRegistry();
   let rpc: RpcInvoke | undefined;
-  const services = { redis: options.redis, sql: options.sql, auth, fetch, grpc, config, rpc: ((caller, fn, alias, payload) => {
+  const services = { redis: options.redis, sql: options.sql, auth, fetch, grpc, config, rpc: ((caller, fn, alias, payload, chain) => {
     if (rpc === undefined) throw new Error('ctx.rpc is not ready');
-    return rpc(caller, fn, alias, payload);
+    return rpc(caller, fn, alias, payload, chain);
   }) as RpcInvoke };
   const unsubscribe = cp.onChange((event) => {
     config.onChange(event);

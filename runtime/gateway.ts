@@ -18,6 +18,7 @@ import { builtinError } from '../builtins/errors.ts';
 import { bearerChallenge } from '../builtins/auth/host.ts';
 import type { InvocationRegistry, InvocationUser, RpcInvoke } from './builtin-dispatch.ts';
 import type { AuthMode } from '../control-plane/core/types.ts';
+import { NAME_PATTERN } from '../control-plane/core/names.ts';
 
 /** What the gateway needs from the rest of the platform. */
 export interface GatewayDeps {
@@ -41,7 +42,7 @@ export interface GatewayDeps {
    */
   verifyUser?: (app: string, authorization: string | undefined, mode: AuthMode) => Promise<{ user: InvocationUser | null }>;
   /** Remove a function's secret values from text it produced (log lines, error messages). */
-  redact?: (app: string, fn: string, text: string) => Promise<string>;
+  redact?: (app: string, fn: string, text: string) => string;
   /** Random source for canary splits, in [0, 1). @default Math.random */
   random?: () => number;
 }
@@ -100,8 +101,8 @@ async function runInvocation(deps: GatewayDeps, target: ResolvedTarget, fnReques
   });
   if (deps.redact !== undefined) {
     const redact = deps.redact;
-    if (!result.ok) result.error.message = await redact(target.app, target.function, result.error.message);
-    for (const line of result.logs) line.message = await redact(target.app, target.function, line.message);
+    if (!result.ok) result.error.message = redact(target.app, target.function, result.error.message);
+    for (const line of result.logs) line.message = redact(target.app, target.function, line.message);
   }
   if (result.logs.length > 0) {
     deps.appendLogs(result.logs.map((l) => ({ ...l, app: target.app, function: target.function, versionId: target.versionId, requestId, ...(traceId === '' ? {} : { traceId }) })));
@@ -117,7 +118,7 @@ async function runInvocation(deps: GatewayDeps, target: ResolvedTarget, fnReques
  * @throws E_RPC_NOT_FOUND, E_RPC_FAILED (callee error status, or the caller's deadline passed)
  */
 export function createRpcInvoker(deps: GatewayDeps): RpcInvoke {
-  return async (caller, fn, alias, payload) => {
+  return async (caller, fn, alias, payload, chain) => {
     const resolved = await deps.resolver.resolveAlias(caller.app, fn, alias);
     if (resolved === null) throw builtinError('E_RPC_NOT_FOUND', `ctx.rpc.call: no function ${fn} with alias ${alias} in app ${caller.app}`, { function: fn, alias });
     const target = pickRoute(resolved, deps.random);
@@ -132,7 +133,7 @@ export function createRpcInvoker(deps: GatewayDeps): RpcInvoke {
       body: JSON.stringify(payload), bodyIsJson: true,
     };
     const run = runInvocation(deps, target, request, {
-      requestId: `${caller.requestId}>${fn}`, user: caller.user, chain: caller.chain.length === 0 ? [caller.function, fn] : [...caller.chain],
+      requestId: `${caller.requestId}>${fn}`, user: caller.user, chain,
       traceHeaders: caller.traceparent === '' ? {} : { traceparent: caller.traceparent }, method: 'POST', deadline: caller.deadline,
     });
     let timer: NodeJS.Timeout | undefined;
@@ -155,7 +156,6 @@ export function createRpcInvoker(deps: GatewayDeps): RpcInvoke {
   };
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const VERSION_ID = /^[0-9a-f]{20}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -219,13 +219,13 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     request.faasRequestId = requestId;
     reply.header('x-faas-request-id', requestId);
     const { app, function: fn } = request.params;
-    if (!NAME.test(app)) throw runtimeError('E_APP_NOT_FOUND', `no app named ${JSON.stringify(app)}: app names are lower-case letters, digits and dashes`);
-    if (!NAME.test(fn)) throw runtimeError('E_FUNCTION_NOT_FOUND', `no function named ${JSON.stringify(fn)} in app ${app}`);
+    if (!NAME_PATTERN.test(app)) throw runtimeError('E_APP_NOT_FOUND', `no app named ${JSON.stringify(app)}: app names are lower-case letters, digits and dashes`);
+    if (!NAME_PATTERN.test(fn)) throw runtimeError('E_FUNCTION_NOT_FOUND', `no function named ${JSON.stringify(fn)} in app ${app}`);
     const pinned = header(request, 'x-faas-version');
     const alias = header(request, 'x-faas-alias') ?? 'prod';
     // Checked before any lookup, so junk header values never reach the store or the cache.
     if (pinned !== undefined && !VERSION_ID.test(pinned)) throw runtimeError('E_BAD_REQUEST', 'x-faas-version must be a version id (20 hex characters, see `faas versions`)');
-    if (!NAME.test(alias)) throw runtimeError('E_BAD_REQUEST', 'x-faas-alias must be an alias name (lower-case letters, digits and dashes)');
+    if (!NAME_PATTERN.test(alias)) throw runtimeError('E_BAD_REQUEST', 'x-faas-alias must be an alias name (lower-case letters, digits and dashes)');
     const target = pinned !== undefined
       ? await deps.resolver.resolveVersion(app, fn, pinned)
       : await deps.resolver.resolveAlias(app, fn, alias);
@@ -258,7 +258,7 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
       ...bodyOf(request),
     };
     const { result, traceId, requestId } = await runInvocation(deps, target, fnRequest, {
-      requestId: request.faasRequestId as string, user: request.faasUser ?? null, chain: [], traceHeaders: request.headers, method: request.method,
+      requestId: request.faasRequestId as string, user: request.faasUser ?? null, chain: [target.function], traceHeaders: request.headers, method: request.method,
     });
     if (requestId !== request.faasRequestId) reply.header('x-faas-request-id', requestId);
     if (traceId !== '') reply.header('x-faas-trace-id', traceId);

@@ -1,40 +1,16 @@
 /**
- * Shapes of the control-plane REST API as the console reads them (see control-plane/README.md
- * and the API plan). Kept here rather than imported from `control-plane/core/types.ts` so the
- * browser bundle has no path into server code; fields marked "new" come from endpoints that may
- * not exist on an older server — the console checks for them before use. Times are ISO-8601
- * strings unless a field says epoch ms.
+ * Shapes of the control-plane REST API as the console reads them (see control-plane/README.md).
+ * Those the control plane defines are re-exported from `control-plane/core/types.ts` (type-only,
+ * erased by the build, so no server code reaches the bundle and the console cannot drift from the
+ * API); the ones below differ on purpose: fields marked "new" come from endpoints that may not
+ * exist on an older server — the console checks for them before use. Times are ISO-8601 strings
+ * unless a field says epoch ms.
  */
-
-export type Role = 'admin' | 'developer' | 'viewer';
-
-/** Who the API key belongs to (`GET /api/whoami`, new). `apps: '*'` means every app. */
-export interface Actor {
-  keyId: string;
-  name: string;
-  role: Role;
-  apps: string[] | '*';
-}
-
-export interface AppInfo {
-  name: string;
-  createdAt: string;
-}
-
-/** Per-function limits (ms, MiB, bytes as the names say). */
-export interface FunctionLimits {
-  memoryLimitMiB: number;
-  cpuTimeMs: number;
-  wallTimeMs: number;
-  maxBodyBytes: number;
-  maxResponseBytes: number;
-}
-
-/** A canary split: `weight` percent (1–99) of an alias's traffic goes to `versionId`. */
-export interface CanarySplit {
-  versionId: string;
-  weight: number;
-}
+import type { AuthMode, CanarySplit, FunctionLimits, LogLine } from '../../control-plane/core/types.ts';
+export type {
+  Actor, ApiKeyInfo, AppInfo, AppSettings, AuthMode, CanarySplit, FunctionLimits, GrpcServiceConfig, LogLine, Role,
+} from '../../control-plane/core/types.ts';
+export type { AuditEntry } from '../../control-plane/store/store.ts';
 
 export interface FunctionInfo {
   app: string;
@@ -46,8 +22,6 @@ export interface FunctionInfo {
   /** alias name → canary split (new; absent on older servers). */
   canaries?: Record<string, CanarySplit>;
 }
-
-export type AuthMode = 'none' | 'required';
 
 export interface VersionInfo {
   app: string;
@@ -107,19 +81,7 @@ export interface DeployInput {
   auth?: AuthMode;
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-export interface LogLine {
-  app: string;
-  function: string;
-  versionId: string;
-  requestId: string;
-  level: LogLevel;
-  message: string;
-  /** Epoch milliseconds. */
-  time: number;
-  traceId?: string;
-}
+export type LogLevel = LogLine['level'];
 
 /** Last hour of one function, from the gateway's own counters (new). */
 export interface FunctionStats {
@@ -134,39 +96,3 @@ export interface FunctionConfigView {
   secrets: Array<{ name: string; updatedAt: string }>;
 }
 
-export interface GrpcServiceConfig {
-  name: string;
-  target: string;
-  proto: string;
-  service: string;
-  idempotentMethods: string[];
-  deadlineMs?: number;
-  maxRetries?: number;
-  tls?: boolean;
-}
-
-export interface AppSettings {
-  fetchAllowlist: string[];
-  grpcServices: GrpcServiceConfig[];
-}
-
-export interface ApiKeyInfo {
-  id: string;
-  name: string;
-  role: Role;
-  apps: string[] | '*';
-  createdAt: string;
-  revokedAt: string | null;
-}
-
-export interface AuditEntry {
-  id: number | string;
-  at: string;
-  actor: string;
-  action: string;
-  app: string | null;
-  function: string | null;
-  target: string | null;
-  before: unknown;
-  after: unknown;
-}

@@ -7,7 +7,7 @@ import { readFile, stat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, startMariaDb, type TestMariaDb } from '../../test/support/mariadb.ts';
+import { describeOverStores, type OpenTestStore } from '../../test/support/stores.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { authorize, createControlPlane } from './control-plane.ts';
@@ -22,7 +22,7 @@ function handler(n: number | string): string {
   return `export default async function handler(req, ctx) {\n  return { n: ${JSON.stringify(n)} };\n}\n`;
 }
 
-function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>): void {
+function contractSuite(openTestStore: OpenTestStore): void {
   let store: Store;
   let cleanup: () => Promise<void>;
   let cp: ControlPlane;
@@ -232,13 +232,9 @@ function contractSuite(openTestStore: () => Promise<{ store: Store; cleanup(): P
   });
 }
 
-describe('control plane over SQLite', () => {
-  contractSuite(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'faas-cp-'));
-    const store = await openStore({ dataDir: join(dir, 'data') });
-    return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
-  });
+describeOverStores('control plane', contractSuite);
 
+describe('openStore', () => {
   it('openStore creates the data directory with mode 0700', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'faas-cp-'));
     try {
@@ -249,20 +245,6 @@ describe('control plane over SQLite', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('control plane over MariaDB', () => {
-  let server: TestMariaDb;
-  before(async () => {
-    server = await startMariaDb();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-  contractSuite(async () => {
-    const store = await openStore({ dataDir: '/nonexistent-unused', mysqlUrl: await createTestDatabase(server) });
-    return { store, async cleanup() {} };
   });
 });
 

@@ -13,7 +13,7 @@ import { API_KEY_PREFIX, createApiKey, hashApiKey } from './keys.ts';
 import { SecretBox } from './secrets.ts';
 import { defaultLimits, validateLimits } from './limits.ts';
 import { LogRing } from './logs.ts';
-import { isValidName, validateName } from './names.ts';
+import { CONFIG_NAME_PATTERN, isValidName, validateName } from './names.ts';
 import type {
   Actor, AliasState, ApiKeyInfo, AppInfo, AppSettings, AuditRecord, AuthMode, CanarySplit, ChangeEvent, CheckReport, ConfigView, ControlPlane,
   DeployRequest, DeployResult, FunctionConfig, FunctionInfo, GrpcServiceConfig, LogLine, ResolvedTarget, Role, SigningKey, VersionInfo, VersionWithCode,
@@ -41,8 +41,6 @@ export interface ControlPlaneOptions {
 export const DEFAULT_ALIAS = 'prod';
 /** Longest deploy message, in characters. */
 export const MAX_MESSAGE_CHARS = 1000;
-/** Config/secret names: like environment variables. */
-export const CONFIG_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Largest config value or secret, in UTF-8 bytes. */
 export const MAX_CONFIG_VALUE_BYTES = 32 * 1024;
 /** Most config values plus secrets per function. */

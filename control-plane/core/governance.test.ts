@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, startMariaDb, type TestMariaDb } from '../../test/support/mariadb.ts';
+import { describeOverStores, type OpenTestStore } from '../../test/support/stores.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { createControlPlane } from './control-plane.ts';
@@ -19,7 +19,7 @@ function handler(n: number | string): string {
   return `export default async function handler(req, ctx) {\n  return { n: ${JSON.stringify(n)} };\n}\n`;
 }
 
-function governanceSuite(openTestStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>): void {
+function governanceSuite(openTestStore: OpenTestStore): void {
   let store: Store;
   let cleanup: () => Promise<void>;
   let cp: ControlPlane;
@@ -204,27 +204,7 @@ function governanceSuite(openTestStore: () => Promise<{ store: Store; cleanup():
   });
 }
 
-describe('governance over SQLite', () => {
-  governanceSuite(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'faas-gov-'));
-    const store = await openStore({ dataDir: join(dir, 'data') });
-    return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
-  });
-});
-
-describe('governance over MariaDB', () => {
-  let server: TestMariaDb;
-  before(async () => {
-    server = await startMariaDb();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-  governanceSuite(async () => {
-    const store = await openStore({ dataDir: '/nonexistent-unused', mysqlUrl: await createTestDatabase(server) });
-    return { store, async cleanup() {} };
-  });
-});
+describeOverStores('governance', governanceSuite);
 
 describe('audit log integrity (SQLite)', () => {
   it('the audit table refuses UPDATE and DELETE', async () => {

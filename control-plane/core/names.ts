@@ -34,3 +34,6 @@ export function validateName(field: NameField, value: unknown): string {
     { field, pattern: NAME_PATTERN.source },
   );
 }
+
+/** Config value and secret names (`ctx.config.get(name)`): like environment variables, 1–63 characters. */
+export const CONFIG_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -105,6 +105,22 @@ describe('builtins through the gateway', () => {
     assert.deepEqual((await call('other', 'cross-app')).json, { code: 'E_RPC_NOT_FOUND' });
   });
 
+  it('ctx.rpc.call refuses a function calling itself, chains deeper than 8, and malformed names', async () => {
+    const tryCall = (target: string) => `export default async (req, ctx) => { try { return await ctx.rpc.call(${JSON.stringify(target)}, {}); } catch (e) { return { code: e.code, message: e.message }; } };`;
+    await deploy('game', 'self', tryCall('self'));
+    const self = await call('game', 'self');
+    assert.equal(self.json.code, 'E_RPC_CYCLE', JSON.stringify(self.json));
+    assert.match(self.json.message, /self → self/);
+    for (let i = 1; i <= 9; i++) await deploy('game', `d${i}`, i < 9 ? tryCall(`d${i + 1}`) : `export default async () => 'bottom';`);
+    const deep = await call('game', 'd1');
+    assert.equal(deep.json.code, 'E_RPC_DEPTH', JSON.stringify(deep.json));
+    assert.match(deep.json.message, /d1 → d2 → d3 → d4 → d5 → d6 → d7 → d8 → d9/);
+    await deploy('game', 'badname', tryCall('Bad Name@prod'));
+    assert.equal((await call('game', 'badname')).json.code, 'E_RPC_BAD_ARGUMENTS');
+    await deploy('game', 'badcfg', `export default async (req, ctx) => { try { return await ctx.config.get('no-dashes'); } catch (e) { return { code: e.code }; } };`);
+    assert.deepEqual((await call('game', 'badcfg')).json, { code: 'E_CONFIG_BAD_ARGUMENTS' });
+  });
+
   it('ctx.config reads values and secrets; a secret a function logs is redacted; API reads never show it', async () => {
     await deploy('game', 'cfg', `export default async (req, ctx) => {
       const token = await ctx.config.secret('UPSTREAM_TOKEN');
