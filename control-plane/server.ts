@@ -94,6 +94,10 @@ export interface PlatformConfig {
   tracing: TracingConfig;
   /** gRPC between control plane and runtimes. */
   grpc: GrpcConfig;
+  /** FAAS_GRPC_PRIVATE_NETWORKS (comma-separated CIDRs): networks ctx.rpc.grpc targets may resolve to although not public. @default [] */
+  grpcPrivateNetworks: string[];
+  /** FAAS_FETCH_ALLOW_ADDRESSES (comma-separated `ip:port`, tests only): private addresses ctx.fetch may reach. @default [] */
+  fetchAllowAddresses: string[];
 }
 
 /** Default gRPC port of `faas control-plane`. */
@@ -108,6 +112,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     if (!Number.isInteger(n) || n < min || n > max) throw configError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return n;
   };
+  const list = (name: string): string[] => (env[name] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const host = env.HOST || '127.0.0.1';
   const target = env.FAAS_CONTROL_PLANE_GRPC || undefined;
   if (target !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(target)) {
@@ -133,6 +138,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
       controlPlaneTarget: target,
       reconnectMaxMs: int('FAAS_GRPC_RECONNECT_MAX_MS', 5000, 100, 600_000),
     },
+    grpcPrivateNetworks: list('FAAS_GRPC_PRIVATE_NETWORKS'),
+    fetchAllowAddresses: list('FAAS_FETCH_ALLOW_ADDRESSES'),
   };
 }
 
@@ -343,6 +350,8 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     controlPlane,
     redis: embeddedRedis === null ? null : (appName, command, args) => embeddedRedis.execute(appName, command, args),
     sql: await openSqlHost(config, app),
+    grpcPrivateNetworks: config.grpcPrivateNetworks,
+    fetchAllowAddresses: config.fetchAllowAddresses,
   });
   const supervisor = new WorkerSupervisor({
     onPoolSample: (worker, sample) => metrics.observePool(worker, sample),

@@ -3,10 +3,8 @@
  * `RuntimeControlPlane` — the control plane itself in `faas all`, its gRPC client in `faas
  * runtime` — and keeps their caches in step with the control plane's change events.
  *
- * Environment (documented in README):
- * - `FAAS_FETCH_ALLOW_ADDRESSES` (tests only): `ip:port` pairs ctx.fetch may reach although private.
- * - `FAAS_GRPC_PRIVATE_NETWORKS`: CIDRs gRPC targets may resolve to although not public (e.g. a
- *   cluster network `10.0.0.0/8`); default none.
+ * Operator settings (from `PlatformConfig`, i.e. FAAS_FETCH_ALLOW_ADDRESSES and
+ * FAAS_GRPC_PRIVATE_NETWORKS; documented in README): `fetchAllowAddresses` and `grpcPrivateNetworks`.
  */
 import { createAuthHost, type AuthHost } from '../builtins/auth/host.ts';
 import { createFetchHost, type FetchHost } from '../builtins/fetch/host.ts';
@@ -22,7 +20,10 @@ export interface GatewayBuiltinsOptions {
   redis: ((app: string, command: string, args: readonly unknown[]) => Promise<unknown>) | null;
   /** ctx.sql host, when configured. */
   sql?: BuiltinExecutor & { close?: () => Promise<void> };
-  env?: NodeJS.ProcessEnv;
+  /** `ip:port` pairs ctx.fetch may reach although private (tests only). @default [] */
+  fetchAllowAddresses?: readonly string[];
+  /** CIDRs gRPC targets may resolve to although not public (e.g. a cluster network `10.0.0.0/8`). @default [] */
+  grpcPrivateNetworks?: readonly string[];
 }
 
 /** The builtins of one gateway process. */
@@ -44,7 +45,6 @@ export interface GatewayBuiltins {
 
 /** See the module comment. */
 export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayBuiltins {
-  const env = options.env ?? process.env;
   const cp = options.controlPlane;
   const settings = new Map<string, Promise<AppSettings>>();
   const settingsOf = (app: string): Promise<AppSettings> => {
@@ -60,11 +60,11 @@ export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayB
   const auth = createAuthHost({ keysFor: (app) => cp.getSigningKeys(app) });
   const fetch = createFetchHost({
     allowlistFor: async (app) => (await settingsOf(app)).fetchAllowlist,
-    options: { allowAddresses: (env.FAAS_FETCH_ALLOW_ADDRESSES ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '') },
+    options: { allowAddresses: [...(options.fetchAllowAddresses ?? [])] },
   });
   const grpc = createGrpcHost({
     servicesFor: async (app) => (await settingsOf(app)).grpcServices,
-    options: { privateNetworkAllowlist: (env.FAAS_GRPC_PRIVATE_NETWORKS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '') },
+    options: { privateNetworkAllowlist: [...(options.grpcPrivateNetworks ?? [])] },
   });
   const config = new ConfigCache(cp);
   const registry = new InvocationRegistry();

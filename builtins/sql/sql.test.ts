@@ -5,7 +5,7 @@
  * started again, a SQLite executor killed from outside.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { isPlatformError } from '../../runtime/errors.ts';
 import type { BuiltinCall } from '../../runtime/sandbox/interface.ts';
-import { startMariaDb, type TestMariaDb } from '../../test/support/mariadb.ts';
+import { restartable, startMariaDb, type RestartableServer, type TestMariaDb } from '../../test/support/mariadb.ts';
 import type { SqlBackend, SqlRow } from './backend.ts';
 import { createSqlHost, type SqlHost, type SqlHostOptions } from './host.ts';
 import { createMysqlSqlBackend } from './mysql-backend.ts';
@@ -577,75 +577,6 @@ describe('SQLite backend faults', () => {
     }
   });
 });
-
-/** Stop and start the throwaway MariaDB's process on the same data directory and port. */
-interface RestartableServer {
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  /** SIGSTOP the server and wait until it is stopped. */
-  freeze(): Promise<void>;
-  thaw(): void;
-  dispose(): Promise<void>;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  try {
-    const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
-    await conn.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function restartable(server: TestMariaDb): Promise<RestartableServer> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });
-  const [rows] = await conn.query('SELECT @@datadir AS datadir, @@socket AS socket, @@pid_file AS pidFile, @@log_error AS logError');
-  await conn.end();
-  const vars = (rows as Array<{ datadir: string; socket: string; pidFile: string; logError: string }>)[0];
-  const { readFileSync } = await import('node:fs');
-  let pid = Number(readFileSync(vars.pidFile, 'utf8').trim());
-  let child: ChildProcess | null = null;
-  const waitFor = async (up: boolean): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    while ((await canConnect(server.port)) !== up) {
-      if (Date.now() > deadline) throw new Error(`MariaDB did not go ${up ? 'up' : 'down'} within 30 s`);
-      await sleep(100);
-    }
-  };
-  return {
-    async stop() {
-      process.kill(pid, 'SIGTERM');
-      await waitFor(false);
-      // Wait for the process itself, so the next start does not meet its lock on the data directory.
-      while (existsSync(vars.pidFile)) await sleep(50);
-    },
-    async start() {
-      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-      child = spawn('/usr/sbin/mariadbd', [
-        '--no-defaults', `--datadir=${vars.datadir}`, `--socket=${vars.socket}`, `--pid-file=${vars.pidFile}`, `--log-error=${vars.logError}`,
-        `--port=${server.port}`, '--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
-        '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', ...(asRoot ? ['--user=root'] : []),
-      ], { stdio: 'ignore' });
-      pid = child.pid ?? 0;
-      await waitFor(true);
-    },
-    async freeze() {
-      process.kill(pid, 'SIGSTOP');
-      // kill() returns before every thread has stopped: a running thread could still answer.
-      while (!/^T/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim())) await sleep(10);
-      await sleep(100);
-    },
-    thaw: () => process.kill(pid, 'SIGCONT'),
-    async dispose() {
-      const running = child;
-      if (running !== null && running.exitCode === null) {
-        running.kill('SIGKILL');
-        await new Promise((resolve) => running.once('exit', resolve));
-      }
-    },
-  };
-}
 
 describe('MariaDB faults', () => {
   let server: TestMariaDb;

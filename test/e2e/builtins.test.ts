@@ -160,6 +160,53 @@ describe('builtins through the gateway', () => {
     assert.ok(!Array.isArray(peek.json), `app other must not see app game's rows: ${JSON.stringify(peek.json)}`);
   });
 
+  it('app "rival" names app "vault"\'s keys, rows, functions and secrets and reaches none of them', async () => {
+    await deploy('vault', 'keeper', `export default async (req, ctx) => {
+      await ctx.redis.set('gold', '100');
+      await ctx.sql.execute('CREATE TABLE IF NOT EXISTS ledger (who VARCHAR(20), amount INTEGER)');
+      await ctx.sql.execute('DELETE FROM ledger');
+      await ctx.sql.execute('INSERT INTO ledger (who, amount) VALUES (?, ?)', ['vault', 100]);
+      return { gold: await ctx.redis.get('gold'), ledger: await ctx.sql.query('SELECT who, amount FROM ledger') };
+    };`);
+    assert.equal((await api('PUT', '/apps/vault/functions/keeper/secrets/MASTER', { value: 'vault-master-7c1d' })).status, 204);
+    assert.deepEqual((await call('vault', 'keeper')).json, { gold: '100', ledger: [{ who: 'vault', amount: 100 }] });
+    // Same function name in the rival app, with every way to name the vault's data.
+    await deploy('rival', 'keeper', `export default async (req, ctx) => {
+      const attempt = async (f) => { try { return await f(); } catch (e) { return e.code; } };
+      return {
+        plainKey: await ctx.redis.get('gold'),
+        prefixedKey: await ctx.redis.get('app:{vault}:gold'),
+        overwrite: await ctx.redis.set('app:{vault}:gold', '0'),
+        scan: await ctx.redis.scan(0, 'MATCH', '*gold*', 'COUNT', 1000),
+        // Refused commands are not offered in the isolate at all (the host refuses them again).
+        keys: typeof ctx.redis.keys,
+        select: typeof ctx.redis.select,
+        rows: await attempt(() => ctx.sql.query('SELECT * FROM ledger')),
+        write: await attempt(() => ctx.sql.execute('INSERT INTO ledger (who, amount) VALUES (?, ?)', ['rival', -100])),
+        secret: await ctx.config.secret('MASTER'),
+        rpc: await attempt(() => ctx.rpc.call('keeper', {}).then(() => 'self-call allowed?')),
+        rpcOther: await attempt(() => ctx.rpc.call('vault/keeper', {})),
+      };
+    };`);
+    const rival = await call('rival', 'keeper');
+    assert.equal(rival.status, 200, JSON.stringify(rival.json));
+    assert.equal(rival.json.plainKey, null);
+    assert.equal(rival.json.prefixedKey, null);
+    assert.equal(rival.json.overwrite, 'OK', 'the write lands in the rival\'s own namespace');
+    assert.deepEqual(rival.json.scan[1], ['app:{vault}:gold'], 'SCAN sees only the rival\'s own (oddly named) key');
+    assert.equal(rival.json.keys, 'undefined');
+    assert.equal(rival.json.select, 'undefined');
+    assert.equal(rival.json.rows, 'E_SQL_ERROR', 'no table "ledger" in the rival\'s database');
+    assert.equal(rival.json.write, 'E_SQL_ERROR');
+    assert.equal(rival.json.secret, null, 'a secret of the same name in another app is not visible');
+    assert.equal(rival.json.rpc, 'E_RPC_CYCLE');
+    assert.equal(rival.json.rpcOther, 'E_RPC_BAD_ARGUMENTS');
+    // The vault's data is untouched.
+    await deploy('vault', 'reader', `export default async (req, ctx) => ({ gold: await ctx.redis.get('gold'), ledger: await ctx.sql.query('SELECT who, amount FROM ledger'), secret: await ctx.config.secret('MASTER') });`);
+    assert.deepEqual((await call('vault', 'reader')).json, { gold: '100', ledger: [{ who: 'vault', amount: 100 }], secret: null }, 'secrets are per function too');
+    assert.equal((await call('vault', 'keeper')).json.gold, '100');
+  });
+
   it('an alias with a 10% canary sends 10% ±2 of 10,000 invocations to the canary', async () => {
     const main = await deploy('split', 'fn', `export default async () => 'main';`);
     const canary = await deploy('split', 'fn', `export default async () => 'canary';`, { alias: 'next' });

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,4 +164,69 @@ export async function createTestDatabase(server: Pick<TestMariaDb, 'port'>): Pro
     await conn.end();
   }
   return `mysql://root@127.0.0.1:${server.port}/${name}`;
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Stop and start the throwaway MariaDB's process on the same data directory and port. */
+export interface RestartableServer {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** SIGSTOP the server and wait until it is stopped. */
+  freeze(): Promise<void>;
+  thaw(): void;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Control the server's process behind `server` for fault tests: stop (SIGTERM, waits until gone),
+ * start again on the same data directory and port, freeze (SIGSTOP) and thaw.
+ * @throws Error when the server does not go down/up within 30 s
+ */
+export async function restartable(server: TestMariaDb): Promise<RestartableServer> {
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });
+  const [rows] = await conn.query('SELECT @@datadir AS datadir, @@socket AS socket, @@pid_file AS pidFile, @@log_error AS logError');
+  await conn.end();
+  const vars = (rows as Array<{ datadir: string; socket: string; pidFile: string; logError: string }>)[0];
+  let pid = Number(readFileSync(vars.pidFile, 'utf8').trim());
+  let child: ChildProcess | null = null;
+  const waitFor = async (up: boolean): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while ((await canConnect(server.port)) !== up) {
+      if (Date.now() > deadline) throw new Error(`MariaDB did not go ${up ? 'up' : 'down'} within 30 s`);
+      await delay(100);
+    }
+  };
+  return {
+    async stop() {
+      process.kill(pid, 'SIGTERM');
+      await waitFor(false);
+      // Wait for the process itself, so the next start does not meet its lock on the data directory.
+      while (existsSync(vars.pidFile)) await delay(50);
+    },
+    async start() {
+      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+      child = spawn(findBinary('mariadbd') ?? '/usr/sbin/mariadbd', [
+        '--no-defaults', `--datadir=${vars.datadir}`, `--socket=${vars.socket}`, `--pid-file=${vars.pidFile}`, `--log-error=${vars.logError}`,
+        `--port=${server.port}`, '--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
+        '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', ...(asRoot ? ['--user=root'] : []),
+      ], { stdio: 'ignore' });
+      pid = child.pid ?? 0;
+      await waitFor(true);
+    },
+    async freeze() {
+      process.kill(pid, 'SIGSTOP');
+      // kill() returns before every thread has stopped: a running thread could still answer.
+      while (!/^T/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim())) await delay(10);
+      await delay(100);
+    },
+    thaw: () => process.kill(pid, 'SIGCONT'),
+    async dispose() {
+      const running = child;
+      if (running !== null && running.exitCode === null) {
+        running.kill('SIGKILL');
+        await new Promise((resolve) => running.once('exit', resolve));
+      }
+    },
+  };
 }
