@@ -34,11 +34,13 @@ import { createMysqlSqlBackend } from '../builtins/sql/mysql-backend.ts';
 import { createSqliteSqlBackend } from '../builtins/sql/sqlite-backend.ts';
 import { InvocationStats } from '../runtime/stats.ts';
 import { PlatformMetrics } from '../runtime/metrics.ts';
+import type { Registry } from 'prom-client';
 import { RemoteControlPlane } from '../runtime/remote/control-plane-client.ts';
 import { Tracing, tracingFromEnv, type TracingConfig } from '../runtime/tracing.ts';
 import { Resolver } from '../runtime/resolver.ts';
 import { WorkerSupervisor } from '../runtime/supervisor.ts';
 import { createControlPlane } from './core/control-plane.ts';
+import { ControlPlaneMetrics } from './metrics.ts';
 import { ensureAdminKey } from './core/keys.ts';
 import { loadSecretKey } from './core/secrets.ts';
 import type { Actor, AuthMode, ControlPlane, RuntimeControlPlane } from './core/types.ts';
@@ -205,13 +207,14 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
         return { ok, details: { store: { kind: store.kind, ok } } };
       },
     });
+    const cpMetrics = instrumentControlPlane(app, controlPlane, runtime.registry);
     if (config.deploySamples) await deploySamples(controlPlane, config.sampleApp, app);
     registerErrorHandler(app);
     const stats = runtime.stats;
     await app.register(apiRoutes, { prefix: '/api', controlPlane, stats: (name) => stats.forApp(name) });
     await app.register(adminUi);
     const url = await listen(app, config);
-    if (config.grpc.port !== null) grpc = await startGrpc(config, config.grpc.port, cp, app);
+    if (config.grpc.port !== null) grpc = await startGrpc(config, config.grpc.port, cp, app, cpMetrics);
     announceAdminKey(cp.adminKey);
     return { url, app, controlPlane, supervisor: runtime.supervisor, grpc: grpc?.server ?? null, createdAdminKey: cp.adminKey.created ? cp.adminKey.key : null, close };
   } catch (err) {
@@ -233,9 +236,11 @@ export async function startControlPlaneRole(config: PlatformConfig): Promise<Run
   try {
     cp = await openControlPlane(config);
     const { store, controlPlane } = cp;
+    const cpMetrics = instrumentControlPlane(app, controlPlane);
     if (config.deploySamples) await deploySamples(controlPlane, config.sampleApp, app);
     registerErrorHandler(app);
     await app.register(apiRoutes, { prefix: '/api', controlPlane });
+    app.get('/metrics', async (_request, reply) => reply.type(cpMetrics.contentType).send(await cpMetrics.render()));
     await app.register(adminUi);
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
@@ -251,7 +256,7 @@ export async function startControlPlaneRole(config: PlatformConfig): Promise<Run
       });
     });
     const url = await listen(app, config);
-    grpc = await startGrpc(config, config.grpc.port ?? DEFAULT_GRPC_PORT, cp, app);
+    grpc = await startGrpc(config, config.grpc.port ?? DEFAULT_GRPC_PORT, cp, app, cpMetrics);
     announceAdminKey(cp.adminKey);
     return { url, app, controlPlane, grpc: grpc.server, grpcTokenSource: grpc.tokenSource, createdAdminKey: cp.adminKey.created ? cp.adminKey.key : null, close };
   } catch (err) {
@@ -325,6 +330,8 @@ interface RuntimeSide {
   supervisor: WorkerSupervisor;
   /** Invocations, errors and p95 per function over the last hour (the admin UI's list). */
   stats: InvocationStats;
+  /** The registry `/metrics` serves (the control plane's metrics join it in `faas all`). */
+  registry: Registry;
   /** Stop the workers and what serves them (not the HTTP server). */
   close(): Promise<void>;
 }
@@ -355,6 +362,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
   });
   const supervisor = new WorkerSupervisor({
     onPoolSample: (worker, sample) => metrics.observePool(worker, sample),
+    onNodeMetrics: (worker, sample) => metrics.observeNodeMetrics(worker, sample),
     workers: config.workers,
     env: { REDIS_URL: config.redisUrl },
     getCode: async (a, f, v) => (await controlPlane.getVersion(a, f, v))?.code ?? null,
@@ -412,7 +420,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     const ready = role.ok && workers.some((w) => w.ready);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...role.details, redis: config.redisUrl ? 'redis' : 'embedded', workers, quarantined: supervisor.quarantinedVersions() });
   });
-  return { supervisor, stats, close };
+  return { supervisor, stats, registry: metrics.registry, close };
 }
 
 /**
@@ -457,7 +465,7 @@ interface StartedGrpc {
 }
 
 /** Start the gRPC server on `port` with the token from FAAS_GRPC_TOKEN or the data dir, and say where it is. */
-async function startGrpc(config: PlatformConfig, port: number, cp: OpenedControlPlane, app: FastifyInstance): Promise<StartedGrpc> {
+async function startGrpc(config: PlatformConfig, port: number, cp: OpenedControlPlane, app: FastifyInstance, metrics: ControlPlaneMetrics): Promise<StartedGrpc> {
   const token = await controlPlaneToken(config.grpc.token, config.dataDir);
   const server = await startControlPlaneGrpc({
     controlPlane: cp.controlPlane,
@@ -466,12 +474,22 @@ async function startGrpc(config: PlatformConfig, port: number, cp: OpenedControl
     token: token.token,
     appExists: async (name) => (await cp.store.getApp(name)) !== null,
     log: app.log,
+    onCall: (method, code, ms) => metrics.observeGrpc(method, code, ms),
   });
+  metrics.watchStreams(() => server.streams());
   const where = `${config.grpc.host}:${server.port}`;
   app.log.info({ grpc: where, token: token.source }, 'control plane gRPC listening');
   const tokenNote = token.source === 'FAAS_GRPC_TOKEN' ? 'the token in FAAS_GRPC_TOKEN' : `FAAS_GRPC_TOKEN from ${token.source}${token.created ? ' (generated now)' : ''}`;
   process.stdout.write(`faas: control plane gRPC on ${where}; runtimes need FAAS_CONTROL_PLANE_GRPC=${where} and ${tokenNote}\n`);
   return { server, tokenSource: token.source };
+}
+
+/** The control plane's metrics on `app`'s API requests and its change events (into `registry` in `faas all`). */
+function instrumentControlPlane(app: FastifyInstance, controlPlane: ControlPlane, registry?: Registry): ControlPlaneMetrics {
+  const metrics = new ControlPlaneMetrics(registry);
+  metrics.instrumentHttp(app);
+  controlPlane.onChange((event) => metrics.observeChange(event));
+  return metrics;
 }
 
 function createHttp(config: PlatformConfig): FastifyInstance {

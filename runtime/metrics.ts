@@ -3,15 +3,19 @@
  * the gateway process: workers report what only they see (cold-start time, pool state, builtin
  * calls) with each result and with their heartbeats, so one scrape sees the whole runtime.
  *
+ * Node.js process metrics (prom-client's defaults: GC, event loop lag, heap, CPU, RSS …) come from
+ * every process of the role: the gateway's own carry `process="gateway"`, each worker's (sent
+ * every 2 s over IPC) `process="worker", worker="<index>"`.
+ *
  * Cardinality is bounded: series are only created for a target the control plane resolved (an
  * unknown app or function never creates one), and each function keeps the series of at most
  * `MAX_VERSIONS_PER_FUNCTION` versions (the newest invoked). The cap is documented in README.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResolvedTarget } from '../control-plane/core/types.ts';
 import { catalogStatus } from './sandbox/marshal.ts';
 import type { UserMetricSample } from './sandbox/interface.ts';
-import type { BuiltinSample, PoolSample } from './worker/protocol.ts';
+import type { BuiltinSample, NodeMetricsSample, PoolSample } from './worker/protocol.ts';
 
 interface UserFamily {
   kind: UserMetricSample['kind'];
@@ -67,13 +71,14 @@ export class PlatformMetrics {
   private readonly quarantined: Gauge;
   private readonly quarantinedVersion: Gauge<'app' | 'function' | 'version'>;
   private readonly pools = new Map<number, PoolSample>();
+  private readonly nodeMetrics = new Map<number, NodeMetricsSample>();
   private readonly userMetricsDropped: Counter<'app' | 'reason'>;
   /** app → metric name → its family; plus the series keys seen per app (for the cap). */
   private readonly userFamilies = new Map<string, Map<string, UserFamily>>();
   private readonly userSeries = new Map<string, Set<string>>();
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, labels: { process: 'gateway' } });
     const registers = [this.registry];
     this.invocations = new Counter({ name: 'faas_invocations_total', help: 'Invocations by outcome; status is the HTTP status, code the error code (empty on success).', labelNames: ['app', 'function', 'version', 'status', 'code'], registers });
     this.duration = new Histogram({ name: 'faas_invocation_duration_seconds', help: 'Invocation time at the gateway, from routing to the answer.', labelNames: ['app', 'function'], buckets: DURATION_BUCKETS, registers });
@@ -165,6 +170,18 @@ export class PlatformMetrics {
     else this.pools.set(worker, sample);
   }
 
+  /** A worker's Node.js default metrics (`null` when the worker exited: its series go away). */
+  observeNodeMetrics(worker: number, sample: NodeMetricsSample | null): void {
+    if (sample === null) {
+      this.nodeMetrics.delete(worker);
+      return;
+    }
+    const labels = { process: 'worker', worker: String(worker) };
+    // 'sum' for every family: the labels differ per process, so nothing is added up, and no
+    // family is dropped (prom-client marks process_start_time_seconds 'omit' for cluster use).
+    this.nodeMetrics.set(worker, sample.map((family) => ({ ...family, aggregator: 'sum', values: family.values.map((v) => ({ ...v, labels: { ...v.labels, ...labels } })) })));
+  }
+
   /** Worker process state, set before each scrape. */
   observeWorkers(ready: number, restarts: number, quarantined: readonly string[]): void {
     this.workersUp.set(ready);
@@ -192,7 +209,9 @@ export class PlatformMetrics {
       for (const [reason, n] of Object.entries(pool.evictions)) evictions.set(reason, (evictions.get(reason) ?? 0) + n);
     }
     for (const [reason, n] of evictions) this.evictions.set({ reason }, n);
-    return this.registry.metrics();
+    if (this.nodeMetrics.size === 0) return this.registry.metrics();
+    const own = (await this.registry.getMetricsAsJSON()).map((family) => ({ ...family, aggregator: 'sum' as const }));
+    return AggregatorRegistry.aggregate([own, ...this.nodeMetrics.values()]).metrics();
   }
 
   /** Content type of `render()`'s output. */

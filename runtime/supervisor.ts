@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { runtimeError } from './errors.ts';
 import type { FunctionRequest, InvocationMeta, InvocationResult } from './sandbox/interface.ts';
-import type { ForwardedCall, FromWorker, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
+import type { ForwardedCall, FromWorker, NodeMetricsSample, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
 
 /** Supervisor options; defaulted by the constructor. */
 export interface SupervisorOptions {
@@ -40,6 +40,8 @@ export interface SupervisorOptions {
   queueAllowanceMs: number;
   /** Receives each worker's pool state (every 250 ms) and `null` when a worker dies (metrics). */
   onPoolSample?: (worker: number, sample: PoolSample | null) => void;
+  /** A worker's Node.js metrics (about every 2 s); null when it exited. */
+  onNodeMetrics?: (worker: number, sample: NodeMetricsSample | null) => void;
   /** In-flight count at which a call spills to the second-ranked worker (above the pool's per-isolate concurrency, so a burst on one version is not split). @default 128 */
   spilloverInFlight: number;
 }
@@ -110,6 +112,7 @@ export class WorkerSupervisor {
       queueAllowanceMs: options.queueAllowanceMs ?? 5_000,
       spilloverInFlight: options.spilloverInFlight ?? 128,
       onPoolSample: options.onPoolSample,
+      onNodeMetrics: options.onNodeMetrics,
     });
     if (!Number.isInteger(this.options.workers) || this.options.workers < 1) {
       throw new TypeError(`workers must be a positive integer, got ${this.options.workers}`);
@@ -216,6 +219,10 @@ export class WorkerSupervisor {
           this.options.onPoolSample?.(slot.index, msg.pool);
           return;
         }
+        if (msg.type === 'node-metrics') {
+          this.options.onNodeMetrics?.(slot.index, msg.metrics);
+          return;
+        }
         if (msg.type === 'ready') {
           clearTimeout(startTimer);
           slot.ready = true;
@@ -279,6 +286,7 @@ export class WorkerSupervisor {
     slot.child = null;
     slot.outbox.length = 0;
     this.options.onPoolSample?.(slot.index, null);
+    this.options.onNodeMetrics?.(slot.index, null);
     for (const k of this.warm) if (k.startsWith(`${slot.index}:`)) this.warm.delete(k);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
     const failed = [...slot.inFlight.values()];

@@ -45,6 +45,8 @@ export interface ControlPlaneGrpcOptions {
   maxReceiveBytes?: number;
   /** Fault reports; absent → process warnings. */
   log?: GrpcServerLog;
+  /** Called when any call ends (also calls refused as UNAUTHENTICATED): the method's name (`GetVersion`; `OTHER` for a path outside the service), the status code's name and the duration in ms. For metrics. */
+  onCall?: (method: string, code: string, ms: number) => void;
 }
 
 /** A started server. */
@@ -65,7 +67,7 @@ const DEFAULT_LOG: GrpcServerLog = {
 };
 
 /** Validate once, into a frozen object (CONVENTIONS habit 5). */
-function resolveOptions(opts: ControlPlaneGrpcOptions): Readonly<Required<Omit<ControlPlaneGrpcOptions, 'appExists'>> & Pick<ControlPlaneGrpcOptions, 'appExists'>> {
+function resolveOptions(opts: ControlPlaneGrpcOptions): Readonly<Required<Omit<ControlPlaneGrpcOptions, 'appExists' | 'onCall'>> & Pick<ControlPlaneGrpcOptions, 'appExists' | 'onCall'>> {
   const invalid = (message: string) => Object.assign(new TypeError(`startControlPlaneGrpc: ${message}`), { code: 'ERR_INVALID_ARG_VALUE' });
   if (typeof opts !== 'object' || opts === null) throw invalid('options are required');
   if (typeof opts.controlPlane !== 'object' || opts.controlPlane === null || typeof opts.controlPlane.onChange !== 'function') throw invalid('controlPlane must implement RuntimeControlPlane');
@@ -89,7 +91,28 @@ function resolveOptions(opts: ControlPlaneGrpcOptions): Readonly<Required<Omit<C
     maxLogLinesPerCall: positive('maxLogLinesPerCall', opts.maxLogLinesPerCall, 5000),
     maxReceiveBytes: positive('maxReceiveBytes', opts.maxReceiveBytes, 16 * 1024 * 1024),
     log: opts.log ?? DEFAULT_LOG,
+    onCall: opts.onCall,
   });
+}
+
+/** Status code number → name (`16` → `UNAUTHENTICATED`). */
+const STATUS_NAMES = new Map<number, string>(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+
+/**
+ * A server interceptor that reports every call's method, final status and duration to `onCall`.
+ * Method names come from the path `/faas.controlplane.v1.ControlPlane/<Method>`; names outside
+ * `known` are reported as `OTHER` so a client cannot create label values.
+ */
+function callInterceptor(known: ReadonlySet<string>, onCall: (method: string, code: string, ms: number) => void): grpc.ServerInterceptor {
+  return (descriptor, call) => {
+    const started = performance.now();
+    const name = descriptor.path.slice(descriptor.path.lastIndexOf('/') + 1);
+    const method = known.has(name) ? name : 'OTHER';
+    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withSendStatus((status, next) => {
+      onCall(method, STATUS_NAMES.get(status.code) ?? String(status.code), performance.now() - started);
+      next(status);
+    }).build());
+  };
 }
 
 /** A server interceptor that ends every call without `authorization: Bearer <token>` with UNAUTHENTICATED. */
@@ -242,7 +265,7 @@ export async function startControlPlaneGrpc(opts: ControlPlaneGrpcOptions): Prom
   }
 
   const server = new grpc.Server({
-    interceptors: [authInterceptor(options.token)],
+    interceptors: options.onCall === undefined ? [authInterceptor(options.token)] : [callInterceptor(new Set(Object.keys(handlers)), options.onCall), authInterceptor(options.token)],
     'grpc.max_receive_message_length': options.maxReceiveBytes,
     'grpc.max_send_message_length': options.maxReceiveBytes,
     // Ping idle runtimes so a vanished one's stream is freed; runtimes ping every 10 s themselves.

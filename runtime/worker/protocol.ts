@@ -3,6 +3,7 @@
  * over Node's IPC channel with JSON serialization (measured ~205k round trips/s on this machine's
  * 2 cores vs ~132k/s for `advanced` serialization, so JSON it is). Everything is plain data.
  */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { FunctionLimits } from '../../control-plane/core/types.ts';
 import type { BuiltinCallSample, FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
 
@@ -34,6 +35,9 @@ export interface PoolSample {
   evictions: Record<string, number>;
 }
 
+/** A worker's Node.js default metrics (prom-client's `getMetricsAsJSON()`), sent every 2 s. */
+export type NodeMetricsSample = MetricObjectWithValues<MetricValue<string>>[];
+
 /** What a worker adds to an invocation result. */
 export interface ResultTimings {
   coldStart: boolean;
@@ -57,4 +61,5 @@ export type FromWorker =
   | { type: 'result'; id: number; result: InvocationResult; timings: ResultTimings }
   | { type: 'get-code'; reqId: number; app: string; function: string; versionId: string }
   | { type: 'builtin'; reqId: number; call: ForwardedCall; builtin: string; op: string; args: unknown[] }
-  | { type: 'heartbeat'; pool: PoolSample };
+  | { type: 'heartbeat'; pool: PoolSample }
+  | { type: 'node-metrics'; metrics: NodeMetricsSample };

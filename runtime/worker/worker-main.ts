@@ -14,6 +14,7 @@ import { IsolatePool, poolOptions } from '../pool/pool.ts';
 import { createIsolateSandbox, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
 import type { InvocationResult } from '../sandbox/interface.ts';
 import type { FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('worker-main.ts is started by the supervisor over IPC, not by hand\n');
@@ -160,8 +161,17 @@ process.on('disconnect', () => { pool.destroy(); process.exit(0); });
 send({ type: 'ready', pid: process.pid });
 // Lets the supervisor see a blocked event loop (a stuck isolate on this thread) and route around it.
 // It carries the pool's state for /metrics; a new heap sample starts on every 4th beat (~1 s).
+// Every 8th beat (~2 s) it is followed by this process's Node.js metrics (GC, event loop lag, heap).
+const nodeMetrics = new Registry();
+collectDefaultMetrics({ register: nodeMetrics });
 let beats = 0;
 setInterval(() => {
-  const apps = pool.appStats(beats++ % 4 === 0);
+  const beat = beats++;
+  const apps = pool.appStats(beat % 4 === 0);
   send({ type: 'heartbeat', pool: { apps, evictions: { ...pool.stats().evictions } } });
+  if (beat % 8 === 0) {
+    nodeMetrics.getMetricsAsJSON().then((metrics) => send({ type: 'node-metrics', metrics }), (err: unknown) => {
+      process.stderr.write(`worker: collecting Node.js metrics failed: ${String(err)}\n`);
+    });
+  }
 }, 250).unref();

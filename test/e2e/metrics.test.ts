@@ -2,32 +2,22 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MAX_VERSIONS_PER_FUNCTION } from '../../runtime/metrics.ts';
 import { call, deploy, invoke } from '../support/http.ts';
+import { duplicateFamilies, parseExposition, sampleValue, type Sample } from '../support/prometheus-text.ts';
 import { startPlatform, type TestPlatform } from '../support/platform.ts';
 
 let p: TestPlatform;
 before(async () => { p = await startPlatform(); });
 after(() => p?.stop());
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-/** Parse the Prometheus text format (enough of it for these assertions). */
+/** Scrape the platform's /metrics and parse it. */
 async function scrape(): Promise<Sample[]> {
   const r = await call(`${p.url}/metrics`);
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
-  const out: Sample[] = [];
-  for (const line of String(r.body).split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
-    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
-  }
-  return out;
+  assert.deepEqual(duplicateFamilies(String(r.body)), [], 'every metric family appears once');
+  return parseExposition(String(r.body));
 }
-function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+const value = sampleValue;
 
 test('invocations, failures, cold starts and builtin calls are counted per app and function', async () => {
   const v = await deploy(p, 'metrics', 'counter', `export default async (req, ctx) => { if (req.path === '/fail') throw new Error('no'); await ctx.redis.incr('n'); return 'ok' }`);
@@ -127,4 +117,42 @@ test('ctx.metrics series are capped per app and the overflow is counted', async 
   const s = await scrape();
   assert.equal(s.filter((x) => x.name === 'faas_app_metrics_cap_hits_total').length, 1000);
   assert.equal(value(s, 'faas_app_metrics_dropped_total', { app: 'metrics-cap', reason: 'series' }), 200);
+});
+
+test('Node.js metrics come from the gateway and from every worker process, labelled by process', async () => {
+  let s: Sample[] = [];
+  const deadline = Date.now() + 5000;
+  // Workers send their metrics every 2 s.
+  while (Date.now() < deadline) {
+    s = await scrape();
+    if (['0', '1'].every((w) => value(s, 'nodejs_heap_size_used_bytes', { process: 'worker', worker: w }) !== undefined)) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  for (const labels of [{ process: 'gateway' }, { process: 'worker', worker: '0' }, { process: 'worker', worker: '1' }]) {
+    assert.ok((value(s, 'nodejs_heap_size_used_bytes', labels) ?? 0) > 0, `heap of ${JSON.stringify(labels)}`);
+    assert.ok(value(s, 'nodejs_eventloop_lag_p99_seconds', labels) !== undefined, `event loop lag of ${JSON.stringify(labels)}`);
+    assert.ok((value(s, 'process_resident_memory_bytes', labels) ?? 0) > 0, `RSS of ${JSON.stringify(labels)}`);
+    assert.ok((value(s, 'process_start_time_seconds', labels) ?? 0) > 0, `start time of ${JSON.stringify(labels)}`);
+  }
+  const pids = new Set(p.platform.supervisor.workers().map((w) => w.pid));
+  assert.equal(pids.size, 2);
+  // Different processes: the gateway's RSS is not a worker's.
+  const gatewayStart = value(s, 'process_start_time_seconds', { process: 'gateway' });
+  assert.ok(gatewayStart !== undefined && gatewayStart <= (value(s, 'process_start_time_seconds', { process: 'worker', worker: '0' }) ?? 0));
+  // The gateway's own families are unchanged by the merge.
+  assert.ok((value(s, 'faas_workers_up', {}) ?? 0) >= 1);
+});
+
+test('the control plane\'s API requests and change events are counted in faas all, by route template', async () => {
+  await deploy(p, 'metrics', 'cp-counted', 'export default () => 1');
+  await deploy(p, 'metrics', 'cp-counted', 'export default () => 2');
+  await call(`${p.url}/api/apps/metrics/functions/nope-${Date.now()}/versions`, { headers: { authorization: `Bearer ${p.apiKey}` } });
+  await call(`${p.url}/api/no/such/route/${Date.now()}`, { headers: { authorization: `Bearer ${p.apiKey}` } });
+  const s = await scrape();
+  assert.ok((value(s, 'faas_control_plane_http_requests_total', { route: '/api/apps/:app/functions/:fn/deploy', method: 'POST', status: '2xx' }) ?? 0) >= 1);
+  assert.ok((value(s, 'faas_control_plane_http_requests_total', { route: '/api/apps/:app/functions/:fn/versions', method: 'GET', status: '4xx' }) ?? 0) >= 1);
+  assert.ok((value(s, 'faas_control_plane_http_requests_total', { route: '(unmatched)', method: 'GET', status: '4xx' }) ?? 0) >= 1);
+  assert.ok(!s.some((x) => x.name.startsWith('faas_control_plane_http') && /nope-|no\/such/.test(x.labels.route ?? '')), 'request paths never become label values');
+  assert.ok((value(s, 'faas_control_plane_changes_total', { kind: 'alias' }) ?? 0) >= 1, 'the deploy moved prod');
+  assert.ok(!s.some((x) => x.name.startsWith('faas_control_plane_http') && x.labels.route === '/fn/:app/:fn'), 'gateway requests are not API requests');
 });

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { RemoteControlPlane } from '../../runtime/remote/control-plane-client.ts';
 import { freePort } from '../support/free-port.ts';
 import { call, type Answer } from '../support/http.ts';
+import { duplicateFamilies, parseExposition, sampleValue } from '../support/prometheus-text.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -135,6 +136,40 @@ describe('one control plane and two runtimes as separate processes', () => {
     assert.equal((missing.body as { error: { code: string } }).error.code, 'E_FUNCTION_NOT_FOUND');
     const noApp = await call(`${runtimes[0].url}/fn/no-such-app/x`);
     assert.equal((noApp.body as { error: { code: string } }).error.code, 'E_APP_NOT_FOUND', 'the runtime asks the control plane whether the app exists');
+  });
+
+  test('/metrics on every role: the control plane counts API and gRPC calls and open streams; runtimes add their workers\' Node.js metrics', async () => {
+    const scrape = async (url: string) => {
+      const r = await fetch(`${url}/metrics`);
+      assert.equal(r.status, 200);
+      const text = await r.text();
+      assert.deepEqual(duplicateFamilies(text), [], `${url}: every family once`);
+      return parseExposition(text);
+    };
+    const cpSamples = await scrape(cpUrl);
+    assert.ok((sampleValue(cpSamples, 'faas_control_plane_grpc_calls_total', { method: 'GetVersion', code: 'OK' }) ?? 0) >= 1, 'runtimes fetched code over gRPC');
+    assert.ok((sampleValue(cpSamples, 'faas_control_plane_grpc_calls_total', { method: 'ResolveAlias', code: 'OK' }) ?? 0) >= 1);
+    assert.equal(sampleValue(cpSamples, 'faas_control_plane_watch_streams', {}), 2, 'both runtimes watch the change feed');
+    assert.ok((sampleValue(cpSamples, 'faas_control_plane_http_requests_total', { route: '/api/apps/:app/functions/:fn/deploy', method: 'POST', status: '2xx' }) ?? 0) >= 1);
+    assert.ok((sampleValue(cpSamples, 'nodejs_heap_size_used_bytes', { process: 'control-plane' }) ?? 0) > 0);
+    assert.ok(!cpSamples.some((x) => x.name === 'faas_invocations_total'), 'no gateway series on the control plane');
+    // A call without the token is counted too.
+    const before = sampleValue(cpSamples, 'faas_control_plane_grpc_calls_total', { method: 'AppExists', code: 'UNAUTHENTICATED' }) ?? 0;
+    const bad = new RemoteControlPlane({ target: grpcTarget, token: 'x'.repeat(32), reconnectMaxMs: 500 });
+    assert.equal(await bad.appExists('mp'), true, 'unreachable answers "exists" (only words a 404)');
+    await bad.close();
+    const after = sampleValue(await scrape(cpUrl), 'faas_control_plane_grpc_calls_total', { method: 'AppExists', code: 'UNAUTHENTICATED' }) ?? 0;
+    assert.equal(after, before + 1);
+
+    const deadline = Date.now() + 5000;
+    let rt = await scrape(runtimes[0].url);
+    while (sampleValue(rt, 'nodejs_heap_size_used_bytes', { process: 'worker', worker: '0' }) === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      rt = await scrape(runtimes[0].url);
+    }
+    assert.ok((sampleValue(rt, 'nodejs_heap_size_used_bytes', { process: 'worker', worker: '0' }) ?? 0) > 0, 'the runtime\'s worker reports its Node.js metrics');
+    assert.ok((sampleValue(rt, 'nodejs_heap_size_used_bytes', { process: 'gateway' }) ?? 0) > 0);
+    assert.ok((sampleValue(rt, 'faas_invocations_total', { app: 'mp', function: 'hello', status: '200' }) ?? 0) >= 1);
   });
 
   test('an alias move reaches every runtime in under a second', async (t) => {
