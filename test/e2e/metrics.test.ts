@@ -128,7 +128,8 @@ test('Node.js metrics come from the gateway and from every worker process, label
     if (['0', '1'].every((w) => value(s, 'nodejs_heap_size_used_bytes', { process: 'worker', worker: w }) !== undefined)) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  for (const labels of [{ process: 'gateway' }, { process: 'worker', worker: '0' }, { process: 'worker', worker: '1' }]) {
+  const processes: Record<string, string>[] = [{ process: 'gateway' }, { process: 'worker', worker: '0' }, { process: 'worker', worker: '1' }];
+  for (const labels of processes) {
     assert.ok((value(s, 'nodejs_heap_size_used_bytes', labels) ?? 0) > 0, `heap of ${JSON.stringify(labels)}`);
     assert.ok(value(s, 'nodejs_eventloop_lag_p99_seconds', labels) !== undefined, `event loop lag of ${JSON.stringify(labels)}`);
     assert.ok((value(s, 'process_resident_memory_bytes', labels) ?? 0) > 0, `RSS of ${JSON.stringify(labels)}`);
