@@ -1,5 +1,5 @@
 // The platform's own module, importable by functions as `import { response, HttpError } from 'faas'`.
-// Compiled into every isolate by runtime/sandbox/isolate-sandbox.ts; the values come from
+// Compiled and evaluated in every isolate by runtime/sandbox/prepared-isolate.ts; the values come from
 // isolate-bootstrap.js, which runs first.
 const platform = globalThis.__faasModule;
 export const response = platform.response;

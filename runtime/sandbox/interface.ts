@@ -144,3 +144,34 @@ export interface Sandbox {
   /** Dispose the isolate; in-flight invocations fail with `bystanders` (default E_INTERNAL). Idempotent. */
   dispose(reason?: string, bystanders?: import('../errors.ts').PlatformError): void;
 }
+
+/**
+ * An isolate made ready ahead of need — context created and hardened, `faas` module loaded — that
+ * a cold start can take instead of building its own (see `prepared-isolate.ts`). It has never run
+ * user code, and the cold start it is handed to consumes it whether it succeeds or fails.
+ */
+export interface SpareIsolate {
+  /** The isolate's V8 heap limit in MiB, fixed when it was created: it only serves versions with this `memoryLimitMiB`. */
+  readonly memoryLimitMiB: number;
+  /** True while it is ready and unclaimed. */
+  readonly available: boolean;
+  /** Dispose the isolate (a spare nobody took). Idempotent. */
+  dispose(): void;
+}
+
+/** How a pool makes sandboxes: a cold start, and optionally spares for cold starts to take. */
+export interface SandboxProvider {
+  /**
+   * Cold-start a sandbox for `spec`. With `spare` (whose `memoryLimitMiB` must equal
+   * `spec.limits.memoryLimitMiB`) only the version's own part of the cold start runs; the spare is
+   * consumed (used, or disposed when the cold start fails).
+   * @throws PlatformError when the version cannot load (E_FUNCTION_ERROR, E_TIMEOUT, E_MEMORY);
+   *   TypeError when `spare` does not fit or is not one of this provider's.
+   */
+  create(spec: VersionSpec, spare?: SpareIsolate | null): Promise<Sandbox>;
+  /**
+   * Prepare a spare with a `memoryLimitMiB` heap limit, off the request path. Absent: the pool keeps no spare.
+   * @throws on a platform fault (the pool logs it and retries with backoff).
+   */
+  prepareSpare?(memoryLimitMiB: number): Promise<SpareIsolate>;
+}

@@ -5,8 +5,11 @@
 //                 (invocationId, builtin, op, argsJson) => Promise<string /* reply JSON */>
 //   $1  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
 //   $2  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
-//                   maxResponseBytes: number, maxMetricSamples: number, filename: string }
-// It returns { dispatch, setHandler } (the host keeps References to both).
+//                   maxMetricSamples: number }  (the same for every version a worker runs)
+// It returns { dispatch, setHandler, configure } (the host keeps References to all three).
+// Nothing here depends on a version: a worker may run it ahead of need in a spare isolate. The
+// version's own values arrive once, through `configure(maxResponseBytes, filename)`, before its
+// module is compiled; `setHandler` and `dispatch` refuse to run before that.
 //
 // The AST checker refuses eval & co. early with clear messages; this file is the boundary that
 // holds when the checker is bypassed (`globalThis['ev' + 'al']`, `(() => {}).constructor`).
@@ -17,6 +20,11 @@
 // objects. The host still validates every reply: nothing here is trusted.
 (function bootstrap(hostCall, hostLog, config) {
   'use strict';
+  // The version's values (see `configure` in section 5): the response size limit in bytes, and the
+  // module's filename, which marks the user's frames in a stack.
+  let configured = false;
+  let maxResponseBytes = 0;
+  let filename = '';
   // --- 0. Intrinsics, captured before any user code exists --------------------------------
   const uncurry = (fn) => Function.prototype.call.bind(fn);
   const ReflectApply = Reflect.apply;
@@ -398,7 +406,7 @@
     const out = [];
     const lines = strSplit(stack, '\n');
     for (let i = 1; i < lines.length && out.length < 20; i++) {
-      if (strIndexOf(lines[i], config.filename) !== -1) arrPush(out, strTrim(lines[i]));
+      if (strIndexOf(lines[i], filename) !== -1) arrPush(out, strTrim(lines[i]));
     }
     return arrJoin(out, '\n');
   }
@@ -445,7 +453,7 @@
 
   // Cheap bounds first: UTF-8 needs 1 to 3 bytes per UTF-16 unit, base64 carries 3 bytes per 4 chars.
   function tooLarge(body, encoding) {
-    const max = config.maxResponseBytes;
+    const max = maxResponseBytes;
     if (encoding === 'base64') return MathFloor((body.length * 3) / 4) > max;
     if (body.length > max) return true;
     if (body.length * 3 <= max) return false;
@@ -470,7 +478,7 @@
         payload = { body: json, encoding: 'json' };
       }
       if (payload.body !== null && tooLarge(payload.body, payload.encoding)) {
-        return { t: 'error', kind: 'too-large', message: 'response body exceeds ' + config.maxResponseBytes + ' bytes' };
+        return { t: 'error', kind: 'too-large', message: 'response body exceeds ' + maxResponseBytes + ' bytes' };
       }
       const flatHeaders = record();
       if (headers !== null && typeof headers === 'object' && !ArrayIsArray(headers)) {
@@ -486,7 +494,19 @@
   // --- 5. Entry points for the host --------------------------------------------------------
   let handler = null;
 
+  /** The version's values, set once by the host before the version's module is compiled. */
+  function configure(responseLimitBytes, moduleFilename) {
+    if (configured) throw new TypeError('this isolate is already configured for a version');
+    if (typeof responseLimitBytes !== 'number' || !(responseLimitBytes >= 0) || typeof moduleFilename !== 'string' || moduleFilename === '') {
+      throw new TypeError('configure(maxResponseBytes, filename) needs a non-negative number and a non-empty string');
+    }
+    maxResponseBytes = responseLimitBytes;
+    filename = moduleFilename;
+    configured = true;
+  }
+
   function setHandler(fn) {
+    if (!configured) throw new TypeError('setHandler before configure: the isolate has no version yet');
     if (typeof fn !== 'function') throw new TypeError('the module\'s default export is not a function (found ' + typeof fn + ')');
     handler = fn;
   }
@@ -526,5 +546,5 @@
     return envelope(reply, state.calls, state.metrics);
   }
 
-  return { dispatch, setHandler };
+  return { dispatch, setHandler, configure };
 })

@@ -1,5 +1,8 @@
 /**
  * The isolated-vm implementation of `Sandbox`: one V8 isolate + one context per function version.
+ * The version-independent half of a cold start (isolate, hardened context, `faas` module) is
+ * `prepared-isolate.ts`, done on the spot or ahead of need as the pool's spare; `start()` below is
+ * the version's half.
  *
  * Limits (isolated-vm README, "Isolate" and "timeout"): `memoryLimit` is a guideline (a hostile
  * script may use 2–3× before V8 stops it), and `timeout` only covers the synchronous part of a call.
@@ -16,16 +19,14 @@
  * charged to nobody yet; when it alone passes the CPU limit the isolate is stopped (the runnable
  * invocation is the offender; with none runnable it is code left running by an ended invocation).
  */
-import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts';
 import type {
-  BuiltinCallSample, BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, VersionSpec,
+  BuiltinCallSample, BuiltinHost, CapturedLog, FunctionRequest, InvocationMeta, InvocationResult, Sandbox, SandboxProvider,
+  SpareIsolate, VersionSpec,
 } from './interface.ts';
 import { decodeReply, REPLY_LIMITS } from './marshal.ts';
-
-const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
-const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
+import { PreparedIsolate, prepareIsolate, prepareSpareIsolate } from './prepared-isolate.ts';
 
 /** Options of the isolated-vm sandbox; see `sandboxOptions()` for defaults. */
 export interface SandboxOptions {
@@ -84,15 +85,42 @@ const MAX_BUILTIN_SAMPLES = 256;
 const DRAIN_MS = 1000;
 
 /**
- * Cold-start a sandbox: create the isolate, harden its context, compile and evaluate the module,
- * and bind its default export. Top-level code runs under the version's CPU/wall limits.
+ * Cold-start a sandbox: create the isolate, harden its context (`prepared-isolate.ts`), then compile
+ * and evaluate the module and bind its default export. Top-level code runs under the version's
+ * CPU/wall limits. With `spare` (from `prepareSpareIsolate` with the same `host` and `options`) the
+ * first half is already done and only the version's part runs; the spare is consumed either way.
  *
  * @throws PlatformError E_FUNCTION_ERROR (module fails to compile or evaluate, or the default
  *   export is not a function), E_TIMEOUT (top-level code too slow), E_MEMORY (top-level code over
- *   the memory limit). The isolate is disposed on every failure.
+ *   the memory limit); TypeError when `spare` is not an available spare of this `host`/`options`
+ *   with `memoryLimitMiB === spec.limits.memoryLimitMiB`. The isolate is disposed on every failure.
  */
-export async function createIsolateSandbox(spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions()): Promise<Sandbox> {
-  const sandbox = new IsolateSandbox(spec, host, options);
+export async function createIsolateSandbox(
+  spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions(), spare?: SpareIsolate | null,
+): Promise<Sandbox> {
+  let prepared: PreparedIsolate;
+  if (spare === undefined || spare === null) {
+    prepared = await prepareIsolate(spec.limits.memoryLimitMiB, host, options);
+  } else {
+    const misfit = !(spare instanceof PreparedIsolate) ? 'it was not made by prepareSpareIsolate'
+      : !spare.available ? 'it is not available (already used, or disposed)'
+        : spare.host !== host || spare.options !== options ? 'it was prepared for another builtin host or other sandbox options'
+          : spare.memoryLimitMiB !== spec.limits.memoryLimitMiB ? `its memory limit is ${spare.memoryLimitMiB} MiB and the version's is ${spec.limits.memoryLimitMiB} MiB`
+            : null;
+    if (misfit !== null) {
+      // An unavailable spare may be another sandbox's isolate now: leave it alone.
+      if (spare instanceof PreparedIsolate && spare.available) spare.dispose();
+      throw new TypeError(`cannot cold-start ${spec.key} on this spare isolate: ${misfit}`);
+    }
+    prepared = spare as PreparedIsolate;
+  }
+  let sandbox: IsolateSandbox;
+  try {
+    sandbox = new IsolateSandbox(spec, prepared);
+  } catch (err) {
+    prepared.dispose();
+    throw err;
+  }
   try {
     await sandbox.start();
     return sandbox;
@@ -102,10 +130,24 @@ export async function createIsolateSandbox(spec: VersionSpec, host: BuiltinHost,
   }
 }
 
+/**
+ * The isolated-vm sandboxes as a pool's `SandboxProvider`: `create` cold-starts (taking a spare when
+ * the pool hands one), `prepareSpare` prepares one in the background.
+ * @example new IsolatePool(isolateSandboxProvider(builtins, sandboxOptions()), poolOptions({ spare: true }))
+ */
+export function isolateSandboxProvider(host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions()): SandboxProvider {
+  return {
+    create: (spec, spare) => createIsolateSandbox(spec, host, options, spare),
+    prepareSpare: (memoryLimitMiB) => prepareSpareIsolate(memoryLimitMiB, host, options),
+  };
+}
+
 class IsolateSandbox implements Sandbox {
   readonly spec: VersionSpec;
   private readonly host: BuiltinHost;
   private readonly options: Readonly<SandboxOptions>;
+  /** The isolate with its context and bootstrap, claimed by this sandbox alone. */
+  private readonly prepared: PreparedIsolate;
   private readonly isolate: ivm.Isolate;
   private readonly filename: string;
   private readonly running = new Map<number, Running>();
@@ -132,62 +174,37 @@ class IsolateSandbox implements Sandbox {
   /** performance.now() when the last builtin call was answered (its continuation may follow). */
   private lastCallDoneAt = 0;
 
-  constructor(spec: VersionSpec, host: BuiltinHost, options: Readonly<SandboxOptions>) {
+  /** @throws TypeError when `prepared` is not available (see PreparedIsolate.claim). */
+  constructor(spec: VersionSpec, prepared: PreparedIsolate) {
     this.spec = spec;
-    this.host = host;
-    this.options = options;
+    this.host = prepared.host;
+    this.options = prepared.options;
+    this.prepared = prepared;
+    this.isolate = prepared.isolate;
     this.filename = `file:///functions/${spec.app}/${spec.function}/index.js`;
-    this.isolate = new ivm.Isolate({
-      memoryLimit: spec.limits.memoryLimitMiB,
-      onCatastrophicError: (message: string) => options.onCatastrophicError(message),
-    });
+    prepared.claim({ call: this.onHostCall, log: this.onHostLog });
   }
 
   get inFlight(): number { return this.running.size; }
   get poisoned(): boolean { return this.isPoisoned || this.disposed; }
   get invocations(): number { return this.served; }
 
-  /** Cold start; see createIsolateSandbox. */
   /**
-   * Cold start; see createIsolateSandbox. Every step uses isolated-vm's synchronous variant: the
-   * isolate is brand new and private to this call, so nothing else can hold its lock, and each
-   * async step would cost a hop to isolated-vm's thread (about 1 ms of a ~3.5 ms cold start).
-   * Top-level code is bounded by `timeout` like the synchronous part of an invocation.
+   * The version's half of a cold start (the isolate is already prepared, see createIsolateSandbox):
+   * configure the bootstrap, compile, link and evaluate the module, bind its default export. Every
+   * step uses isolated-vm's synchronous variant: the isolate is private to this call, so nothing
+   * else can hold its lock, and each async step would cost a hop to isolated-vm's thread. Top-level
+   * code is bounded by `timeout` like the synchronous part of an invocation.
    */
   async start(): Promise<void> {
     const { limits } = this.spec;
     const started = performance.now();
     const cpuStart = this.isolate.cpuTime;
-    const context = this.isolate.createContextSync();
-    this.references.push(context);
-
-    const hostCall = new ivm.Reference(this.onHostCall);
-    const hostLog = new ivm.Reference(this.onHostLog);
-    this.references.push(hostCall, hostLog);
-    const config = new ivm.ExternalCopy({
-      redisCommands: [...this.host.redisCommands],
-      maxLogLines: this.options.maxLogLines,
-      maxLogLineChars: this.options.maxLogLineChars,
-      maxResponseBytes: limits.maxResponseBytes,
-      maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
-      filename: this.filename,
-    }).copyInto();
-    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1, $2);`, [hostCall, hostLog, config], {
-      result: { reference: true },
-      filename: 'faas:bootstrap',
-    }) as ivm.Reference;
-    this.references.push(entry);
-    const dispatchRef = entry.getSync('dispatch', { reference: true }) as ivm.Reference;
-    const setHandlerRef = entry.getSync('setHandler', { reference: true }) as ivm.Reference;
-    this.dispatchRef = dispatchRef;
-    this.references.push(dispatchRef, setHandlerRef);
+    const { context, dispatch, setHandler, configure, platformModule } = this.prepared.claimed;
+    configure.applySync(undefined, [limits.maxResponseBytes, this.filename], { timeout: 1000 });
+    this.dispatchRef = dispatch;
 
     try {
-      const platformModule = this.isolate.compileModuleSync(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
-      this.references.push(platformModule);
-      platformModule.instantiateSync(context, (specifier: string) => {
-        throw new Error(`the faas module has no imports (asked for ${specifier})`);
-      });
       const userModule = this.isolate.compileModuleSync(this.spec.code, { filename: this.filename });
       this.references.push(userModule);
       userModule.instantiateSync(context, (specifier: string) => {
@@ -202,7 +219,7 @@ class IsolateSandbox implements Sandbox {
       }
       const defaultExport = userModule.namespace.getSync('default', { reference: true }) as ivm.Reference;
       this.references.push(defaultExport);
-      setHandlerRef.applySync(undefined, [defaultExport.derefInto()], { timeout: 1000 });
+      setHandler.applySync(undefined, [defaultExport.derefInto()], { timeout: 1000 });
       this.accountedCpu = this.readCpuTime(); // cold-start CPU is nobody's invocation
     } catch (err) {
       throw this.classifyColdStartError(err);
@@ -316,7 +333,7 @@ class IsolateSandbox implements Sandbox {
     for (const ref of this.references.splice(0)) {
       try { ref.release(); } catch { /* already gone with the isolate */ }
     }
-    try { this.isolate.dispose(); } catch { /* already disposed (memory limit) */ }
+    this.prepared.dispose();
   }
 
   // --- host callbacks (called from inside the isolate; arguments are copies) -----------------

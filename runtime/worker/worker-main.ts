@@ -11,7 +11,7 @@ import { createIoredisBackend } from '../../builtins/redis/backend.ts';
 import { createBuiltinHost, type RedisExecute } from '../../builtins/registry.ts';
 import { isPlatformError, runtimeError } from '../errors.ts';
 import { IsolatePool, poolOptions } from '../pool/pool.ts';
-import { createIsolateSandbox, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
+import { isolateSandboxProvider, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
 import type { InvocationResult } from '../sandbox/interface.ts';
 import type { FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -78,12 +78,15 @@ const builtins = createBuiltinHost({
 
 // --- pool --------------------------------------------------------------------------------------
 const intEnv = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
-const pool = new IsolatePool((spec) => createIsolateSandbox(spec, builtins, sandboxOptions({
+// A pre-created spare isolate (context, bootstrap, `faas` module ready) takes most of a cold
+// start off the request path; FAAS_POOL_SPARE=0 turns it off.
+const pool = new IsolatePool(isolateSandboxProvider(builtins, sandboxOptions({
   onCatastrophicError: (message) => {
     process.stderr.write(`worker ${process.pid}: isolated-vm catastrophic error (${message}); aborting so the supervisor restarts this worker\n`);
     process.abort();
   },
 })), poolOptions({
+  spare: process.env.FAAS_POOL_SPARE !== '0',
   maxIsolates: intEnv('FAAS_POOL_MAX_ISOLATES'),
   maxConcurrencyPerIsolate: intEnv('FAAS_POOL_MAX_CONCURRENCY'),
   idleTimeoutMs: intEnv('FAAS_POOL_IDLE_TIMEOUT_MS'),

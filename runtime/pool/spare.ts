@@ -1,0 +1,180 @@
+/**
+ * The pool's spare isolate (pool.ts, "Spare"): at most one, prepared in the background, taken by
+ * one cold start. Kept apart from the hand-out policy like `recycle.ts`; the pool asks `fits` /
+ * `take` on a cold start, `drop` when it needs the place, and `request` whenever a spare may be due.
+ */
+import type { SpareIsolate, VersionSpec } from '../sandbox/interface.ts';
+
+/** Backoff between failed spare preparations, in ms: starts at `minMs`, doubles, stays at `maxMs`. */
+export const SPARE_RETRY_MS = Object.freeze({ minMs: 100, maxMs: 30_000 });
+/** A requested spare waits for a quiet pool at most this many times `refillDelayMs`. */
+const MAX_DEFERRALS = 10;
+
+/** What the keeper needs from its pool. */
+export interface SpareHost {
+  /** Prepare a spare with this heap limit (the provider's `prepareSpare`); undefined: never keep one. */
+  prepare: ((memoryLimitMiB: number) => Promise<SpareIsolate>) | undefined;
+  /** Heap limit of the spare, in MiB. */
+  memoryLimitMiB: number;
+  /** Keep a spare at all (`PoolOptions.spare`). */
+  enabled: boolean;
+  /** Wait this long after a request before preparing, in ms (`PoolOptions.spareRefillDelayMs`). */
+  refillDelayMs: number;
+  /** True when one more isolate fits under the pool's cap and nobody waits for room. */
+  hasRoom(): boolean;
+  /** True while invocations hold leases: preparing now would delay them. */
+  busy(): boolean;
+  /** A place the spare held is free again (wake whoever waits for room). */
+  placeFreed(): void;
+  /** Told when a preparation failed, and in how many ms it is retried. */
+  onError(err: unknown, retryInMs: number): void;
+}
+
+/** A preparation in flight; `cancelled` when the pool took its place back before it was ready. */
+interface Preparation { cancelled: boolean }
+
+/** See the module comment. Counts: `hits` (cold starts that took the spare), `failures` (preparations that failed). */
+export class SpareKeeper {
+  hits = 0;
+  failures = 0;
+  private readonly host: SpareHost;
+  private spare: SpareIsolate | null = null;
+  private preparing: Preparation | null = null;
+  private timer: { cancel(): void } | null = null;
+  /** performance.now() before which no spare is prepared (backoff after a failure). */
+  private retryAt = 0;
+  /** performance.now() of the latest `request()`, and of the first one the pending timer serves. */
+  private lastRequestAt = 0;
+  private dueSince = 0;
+  private backoffMs = 0;
+  private closed = false;
+
+  constructor(host: SpareHost) {
+    this.host = host;
+  }
+
+  /** Isolates the spare holds against the pool's cap: 1 while one is ready or being prepared, else 0. */
+  get places(): number {
+    return this.spare !== null || (this.preparing !== null && !this.preparing.cancelled) ? 1 : 0;
+  }
+
+  /** 1 while a spare is ready to be taken, else 0. */
+  get ready(): number {
+    return this.spare === null ? 0 : 1;
+  }
+
+  /** True when a ready spare can serve `spec` (same heap limit). */
+  fits(spec: VersionSpec): boolean {
+    return this.spare !== null && this.spare.available && this.spare.memoryLimitMiB === spec.limits.memoryLimitMiB;
+  }
+
+  /** Hand the spare to a cold start of `spec` (its place passes to the new sandbox); null when it does not fit. */
+  take(spec: VersionSpec): SpareIsolate | null {
+    if (!this.fits(spec)) return null;
+    const spare = this.spare;
+    this.spare = null;
+    this.hits++;
+    return spare;
+  }
+
+  /**
+   * Give up the spare (or the one being prepared) so its place under the cap is free at once.
+   * @returns false when there was none.
+   */
+  drop(): boolean {
+    if (this.spare !== null) {
+      this.spare.dispose();
+      this.spare = null;
+      return true;
+    }
+    if (this.preparing !== null && !this.preparing.cancelled) {
+      this.preparing.cancelled = true; // disposed when its preparation settles
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Prepare a spare if one is wanted and there is room, once the pool has been quiet for
+   * `refillDelayMs` — no `request()` (every release makes one) and no lease out for that long — so
+   * the answer that asked for it has left and a request that follows at once does not wait behind
+   * it. Under steady traffic it does not wait more than MAX_DEFERRALS × `refillDelayMs` (then it
+   * prepares anyway, in steps of at most ~1 ms, see `prepareSpareIsolate`); after a failure, not
+   * before the backoff ends. Cheap when there is nothing to do: a timestamp, and at most one timer.
+   * A spare that lost its isolate is replaced.
+   */
+  request(): void {
+    if (this.spare !== null && !this.spare.available) this.drop();
+    if (!this.wanted()) return;
+    const now = performance.now();
+    this.lastRequestAt = now;
+    if (this.timer !== null) return;
+    this.dueSince = now;
+    this.arm(Math.max(this.host.refillDelayMs, this.retryAt - now));
+  }
+
+  private arm(delayMs: number): void {
+    const timer = setTimeout(this.due, Math.max(1, Math.ceil(delayMs)));
+    timer.unref();
+    this.timer = { cancel: () => clearTimeout(timer) };
+  }
+
+  private readonly due = (): void => {
+    this.timer = null;
+    if (!this.wanted()) return;
+    const delayMs = this.host.refillDelayMs;
+    const now = performance.now();
+    const quietMs = now - this.lastRequestAt;
+    const overdue = now - this.dueSince >= delayMs * MAX_DEFERRALS;
+    if (!overdue && (quietMs < delayMs || this.host.busy())) {
+      this.arm(quietMs < delayMs ? delayMs - quietMs : delayMs);
+      return;
+    }
+    this.fill();
+  };
+
+  /** Dispose the spare, cancel what is scheduled; a preparation in flight is disposed when it settles. Idempotent. */
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = null;
+    this.drop();
+  }
+
+  private wanted(): boolean {
+    return this.host.enabled && this.host.prepare !== undefined && !this.closed && this.spare === null && this.preparing === null;
+  }
+
+  private fill(): void {
+    const prepare = this.host.prepare;
+    // Room first: a spare never pushes a sandbox out, nor takes a place someone waits for.
+    if (!this.wanted() || prepare === undefined || !this.host.hasRoom()) return; // the next request() asks again
+    const preparation: Preparation = { cancelled: false };
+    this.preparing = preparation;
+    let pending: Promise<SpareIsolate>;
+    try {
+      pending = prepare(this.host.memoryLimitMiB);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then((spare) => {
+      if (this.preparing === preparation) this.preparing = null;
+      if (preparation.cancelled || this.closed) {
+        spare.dispose();
+        return;
+      }
+      this.spare = spare;
+      this.backoffMs = 0;
+      this.retryAt = 0;
+    }, (err: unknown) => {
+      if (this.preparing === preparation) this.preparing = null;
+      if (!preparation.cancelled) this.host.placeFreed();
+      if (this.closed) return;
+      this.failures++;
+      this.backoffMs = Math.min(SPARE_RETRY_MS.maxMs, this.backoffMs === 0 ? SPARE_RETRY_MS.minMs : this.backoffMs * 2);
+      this.retryAt = performance.now() + this.backoffMs;
+      try { this.host.onError(err, this.backoffMs); } catch { /* a logger must not break the pool */ }
+      this.request();
+    });
+  }
+}

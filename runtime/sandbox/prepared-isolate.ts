@@ -1,0 +1,178 @@
+/**
+ * The version-independent half of a cold start: a V8 isolate with its context created, hardened by
+ * `isolate-bootstrap.js`, and the platform's `faas` module compiled and evaluated. What is left for
+ * a version — its response limit and filename (`configure`), compiling and evaluating its module,
+ * binding its handler — is `IsolateSandbox.start()` in `isolate-sandbox.ts`.
+ *
+ * A cold start either prepares one on the spot or takes a **spare** prepared ahead of need in the
+ * background (`prepareSpareIsolate`, kept by the pool). Either way a prepared isolate has never run user code and is
+ * claimed by at most one sandbox: `claim()` refuses a second time, and after a dispose.
+ *
+ * The only thing a version cannot change afterwards is the heap limit: isolated-vm fixes
+ * `memoryLimit` at `new ivm.Isolate` (isolated-vm README, "new ivm.Isolate(options)"), so a spare
+ * only serves versions whose `memoryLimitMiB` equals its own.
+ */
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+import type { BuiltinHost, SpareIsolate } from './interface.ts';
+import type { SandboxOptions } from './isolate-sandbox.ts';
+import { REPLY_LIMITS } from './marshal.ts';
+
+const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
+const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
+/** isolated-vm refuses a smaller `memoryLimit` (README: "minimum is 8"). */
+const MIN_MEMORY_LIMIT_MIB = 8;
+
+/** Where the bootstrap's host callbacks go once a sandbox has claimed the isolate. */
+export interface HostRoute {
+  /** The builtin dispatcher: resolves with the reply JSON, never rejects. */
+  call(invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string>;
+  /** The log sink (called synchronously from the isolate). */
+  log(invocationId: unknown, level: unknown, message: unknown): void;
+}
+
+/** Before a claim nothing runs in the isolate that could call the host; answer as for an ended invocation. */
+const UNCLAIMED: HostRoute = Object.freeze({
+  call: async () => JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: 'no invocation is running in this isolate' } }),
+  log: () => { /* nowhere to go */ },
+});
+
+type State = 'preparing' | 'ready' | 'claimed' | 'disposed';
+
+/** See the module comment. Created by `prepareIsolate` / `prepareSpareIsolate`, used by `isolate-sandbox.ts`. */
+export class PreparedIsolate implements SpareIsolate {
+  readonly memoryLimitMiB: number;
+  /** The builtin host and sandbox options the bootstrap was given (a sandbox must use the same). */
+  readonly host: BuiltinHost;
+  readonly options: Readonly<SandboxOptions>;
+  readonly isolate: ivm.Isolate;
+  /** Context, callbacks, bootstrap entry points and the `faas` module: released with the isolate. */
+  private readonly references: Array<{ release(): void }> = [];
+  private route: HostRoute = UNCLAIMED;
+  private state: State = 'preparing';
+  private parts: { context: ivm.Context; dispatch: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module } | null = null;
+
+  /** @throws TypeError when `memoryLimitMiB` is not an integer ≥ 8; isolated-vm's own error when V8 cannot create an isolate. */
+  constructor(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>) {
+    if (!Number.isInteger(memoryLimitMiB) || memoryLimitMiB < MIN_MEMORY_LIMIT_MIB) {
+      throw new TypeError(`an isolate's memory limit must be an integer of at least ${MIN_MEMORY_LIMIT_MIB} MiB, got ${String(memoryLimitMiB)}`);
+    }
+    this.memoryLimitMiB = memoryLimitMiB;
+    this.host = host;
+    this.options = options;
+    this.isolate = new ivm.Isolate({
+      memoryLimit: memoryLimitMiB,
+      onCatastrophicError: (message: string) => options.onCatastrophicError(message),
+    });
+  }
+
+  /** True while the isolate is prepared and unclaimed (what a cold start may take). */
+  get available(): boolean { return this.state === 'ready'; }
+
+  /** The context and entry points; only for the sandbox that claimed the isolate. @throws TypeError otherwise. */
+  get claimed(): NonNullable<PreparedIsolate['parts']> {
+    if (this.state !== 'claimed' || this.parts === null) throw new TypeError(`the prepared isolate is ${this.state}, not claimed`);
+    return this.parts;
+  }
+
+  /**
+   * Create the context, run the bootstrap, compile and evaluate the `faas` module, with isolated-vm's
+   * synchronous calls (the isolate is private to this call, so nothing else can hold its lock; the
+   * async variants were measured slower and blocked this thread as long). With `yieldBetweenSteps`
+   * (a spare, off the request path) it gives the event loop a turn after `new ivm.Isolate` and after
+   * the bootstrap, so other work waits at most one step (about 1 ms) instead of the whole ~1.8 ms.
+   * Called once.
+   * @throws whatever isolated-vm throws (a platform fault: the bootstrap has no user input), or
+   *   Error when the isolate was disposed meanwhile. The caller disposes on failure.
+   */
+  async prepare(yieldBetweenSteps: boolean): Promise<void> {
+    if (this.state !== 'preparing' || this.parts !== null) throw new TypeError('prepare() is called once, on a new isolate');
+    const step = async (): Promise<void> => {
+      if (yieldBetweenSteps) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.state !== 'preparing') throw new Error('the isolate was disposed while it was being prepared');
+    };
+    await step();
+    const context = this.isolate.createContextSync();
+    this.references.push(context);
+    const hostCall = new ivm.Reference((id: unknown, builtin: unknown, op: unknown, args: unknown) => this.route.call(id, builtin, op, args));
+    const hostLog = new ivm.Reference((id: unknown, level: unknown, message: unknown) => this.route.log(id, level, message));
+    this.references.push(hostCall, hostLog);
+    const config = new ivm.ExternalCopy({
+      redisCommands: [...this.host.redisCommands],
+      maxLogLines: this.options.maxLogLines,
+      maxLogLineChars: this.options.maxLogLineChars,
+      maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
+    }).copyInto({ release: true });
+    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1, $2);`, [hostCall, hostLog, config], {
+      result: { reference: true },
+      filename: 'faas:bootstrap',
+    }) as ivm.Reference;
+    this.references.push(entry);
+    const dispatch = entry.getSync('dispatch', { reference: true }) as ivm.Reference;
+    const setHandler = entry.getSync('setHandler', { reference: true }) as ivm.Reference;
+    const configure = entry.getSync('configure', { reference: true }) as ivm.Reference;
+    this.references.push(dispatch, setHandler, configure);
+
+    await step();
+    const platformModule = this.isolate.compileModuleSync(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
+    this.references.push(platformModule);
+    platformModule.instantiateSync(context, (specifier: string) => {
+      throw new Error(`the faas module has no imports (asked for ${specifier})`);
+    });
+    platformModule.evaluateSync({ timeout: 1000 });
+    this.parts = { context, dispatch, setHandler, configure, platformModule };
+    this.state = 'ready';
+  }
+
+  /**
+   * Hand the isolate to one sandbox: from now on the bootstrap's host calls go to `route`.
+   * @throws TypeError when the isolate is not ready (still preparing, already claimed, or disposed):
+   *   a prepared isolate serves at most one version, once.
+   */
+  claim(route: HostRoute): void {
+    if (this.state !== 'ready') throw new TypeError(`a prepared isolate can be claimed once, when ready; this one is ${this.state}`);
+    this.state = 'claimed';
+    this.route = route;
+  }
+
+  /** Release every reference and dispose the isolate. Idempotent; safe while `prepare` is running. */
+  dispose(): void {
+    if (this.state === 'disposed') return;
+    this.state = 'disposed';
+    this.route = UNCLAIMED;
+    for (const ref of this.references.splice(0)) {
+      try { ref.release(); } catch { /* already gone with the isolate */ }
+    }
+    try { this.isolate.dispose(); } catch { /* already disposed (memory limit) */ }
+  }
+}
+
+/**
+ * Prepare an isolate on the request path for a cold start with no spare (in one go).
+ * @throws TypeError on a bad `memoryLimitMiB`; isolated-vm's error on a platform fault (the isolate is disposed).
+ */
+export async function prepareIsolate(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>): Promise<PreparedIsolate> {
+  return prepareWith(memoryLimitMiB, host, options, false);
+}
+
+/**
+ * Prepare a spare in the background: the same work as a cold start's first half (~1.8 ms of this
+ * thread), in three steps with an event-loop turn between them (`new ivm.Isolate`; context and
+ * bootstrap; `faas` module), so no step blocks other work for more than about 1 ms.
+ * @param memoryLimitMiB the heap limit, in MiB (integer ≥ 8); the spare serves only versions with this limit.
+ * @throws TypeError on a bad `memoryLimitMiB`; isolated-vm's error on a platform fault (the isolate is disposed).
+ */
+export async function prepareSpareIsolate(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>): Promise<PreparedIsolate> {
+  return prepareWith(memoryLimitMiB, host, options, true);
+}
+
+async function prepareWith(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>, yieldBetweenSteps: boolean): Promise<PreparedIsolate> {
+  const prepared = new PreparedIsolate(memoryLimitMiB, host, options);
+  try {
+    await prepared.prepare(yieldBetweenSteps);
+    return prepared;
+  } catch (err) {
+    prepared.dispose();
+    throw err;
+  }
+}
