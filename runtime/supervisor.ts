@@ -95,6 +95,10 @@ export class WorkerSupervisor {
   private readonly readyWaiters: Array<() => void> = [];
   /** `${workerIndex}:${versionKey}` for versions that completed an invocation on that worker. */
   private readonly warm = new Set<string>();
+  /** `${workerIndex}:${versionKey}` whose code was sent with an invocation (see `invoke`). */
+  private readonly codeSent = new Set<string>();
+  /** Code fetches in flight for `${workerIndex}:${versionKey}`. */
+  private readonly codeFetches = new Map<string, Promise<string | null>>();
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
   private closing = false;
@@ -143,13 +147,38 @@ export class WorkerSupervisor {
       slot = this.route(target.key);
       if (slot === null) return this.failure(runtimeError('E_OVERLOADED', 'no worker process is available (they are restarting); retry with backoff'));
     }
+    // The first invocation of a version on a worker carries its code, so the worker need not ask
+    // for it (one IPC round trip less on a cold start). Later ones, or a failed fetch, do not.
+    // Invocations arriving while that fetch runs wait for it, so they reach the worker after the
+    // one carrying the code (continuations of one promise run in the order they were attached).
+    let code: string | undefined;
+    const sentKey = `${slot.index}:${target.key}`;
+    const fetching = this.codeFetches.get(sentKey);
+    if (fetching !== undefined || (!this.warm.has(sentKey) && !this.codeSent.has(sentKey))) {
+      if (fetching !== undefined) {
+        await fetching;
+      } else {
+        if (this.codeSent.size >= 100_000) this.codeSent.clear();
+        this.codeSent.add(sentKey);
+        const fetch = this.options.getCode(target.app, target.function, target.versionId).catch(() => null);
+        this.codeFetches.set(sentKey, fetch);
+        code = (await fetch) ?? undefined;
+        this.codeFetches.delete(sentKey);
+        if (code === undefined) this.codeSent.delete(sentKey);
+      }
+      // The worker may have exited meanwhile: route again (the code is valid for any worker).
+      if (!slot.ready) {
+        slot = this.route(target.key);
+        if (slot === null) return this.failure(runtimeError('E_OVERLOADED', 'no worker process is available (they are restarting); retry with backoff'));
+      }
+    }
     const id = ++this.nextId;
     const chosen = slot;
     return new Promise<SupervisedResult>((resolve) => {
       // The worker may queue the call (pool) and cold-start the version before the wall clock starts.
       const deadline = Date.now() + target.limits.wallTimeMs + this.options.queueAllowanceMs + this.options.graceMs;
       chosen.inFlight.set(id, { target, deadline, resolve });
-      this.post(chosen, { type: 'invoke', id, target, request, meta });
+      this.post(chosen, code === undefined ? { type: 'invoke', id, target, request, meta } : { type: 'invoke', id, target, request, meta, code });
     });
   }
 
@@ -288,6 +317,7 @@ export class WorkerSupervisor {
     this.options.onPoolSample?.(slot.index, null);
     this.options.onNodeMetrics?.(slot.index, null);
     for (const k of this.warm) if (k.startsWith(`${slot.index}:`)) this.warm.delete(k);
+    for (const k of this.codeSent) if (k.startsWith(`${slot.index}:`)) this.codeSent.delete(k);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
     const failed = [...slot.inFlight.values()];
     slot.inFlight.clear();

@@ -50,7 +50,8 @@ export interface ResultTimings {
 }
 
 export type ToWorker =
-  | { type: 'invoke'; id: number; target: TargetSpec; request: FunctionRequest; meta: InvocationMeta }
+  /** `code` comes with the first invocation of a version a worker has not run (saves its get-code round trip). */
+  | { type: 'invoke'; id: number; target: TargetSpec; request: FunctionRequest; meta: InvocationMeta; code?: string }
   | { type: 'code'; reqId: number; code: string | null }
   | { type: 'reply'; reqId: number; ok: true; value: unknown }
   | { type: 'reply'; reqId: number; ok: false; error: { code: string; message: string } }

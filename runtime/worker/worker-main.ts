@@ -135,6 +135,11 @@ process.on('message', (msg: ToWorker | ToWorker[]) => {
 function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'invoke':
+      // The supervisor sends the code with the first invocation of a version on this worker.
+      if (typeof msg.code === 'string' && !codeCache.has(msg.target.key)) {
+        if (codeCache.size >= CODE_CACHE_MAX) codeCache.delete(codeCache.keys().next().value as string);
+        codeCache.set(msg.target.key, Promise.resolve(msg.code));
+      }
       void invoke(msg);
       break;
     case 'code': {
