@@ -6,7 +6,7 @@ import { createBuiltinHost } from '../../builtins/registry.ts';
 import type { FunctionLimits } from '../../control-plane/core/types.ts';
 import type { Sandbox, VersionSpec } from '../sandbox/interface.ts';
 import { createIsolateSandbox } from '../sandbox/isolate-sandbox.ts';
-import { IsolatePool, poolOptions, type PoolOptions } from './pool.ts';
+import { HEAP_SAMPLES_PER_ROUND, IsolatePool, poolOptions, type PoolOptions } from './pool.ts';
 
 const backend = createEmbeddedBackend();
 const redis = createRedisHost(backend);
@@ -150,4 +150,40 @@ test('versions of different apps never share a sandbox', async () => {
 test('pool options are validated', () => {
   assert.throws(() => poolOptions({ maxIsolates: 0 }), /maxIsolates must be a positive integer/);
   assert.throws(() => poolOptions({ queueTimeoutMs: 1.5 }), /queueTimeoutMs/);
+});
+
+test('appStats(true) re-samples the heap of at most HEAP_SAMPLES_PER_ROUND isolates, those that ran since their last sample first', async () => {
+  const n = HEAP_SAMPLES_PER_ROUND * 2 + 10;
+  const sampled: string[] = [];
+  const served = new Map<string, number>();
+  // Light stand-ins: this test is about which isolates the pool asks, not about V8.
+  const pool = new IsolatePool(async (s) => ({
+    spec: s,
+    inFlight: 0,
+    poisoned: false,
+    get invocations() { return served.get(s.key) ?? 0; },
+    start: async () => {},
+    invoke: async () => { served.set(s.key, (served.get(s.key) ?? 0) + 1); return { ok: true, status: 200, headers: {}, body: '1', cpuTimeMs: 0, logs: [], builtins: [], metrics: [] }; },
+    heapUsedBytes: (refresh = true) => { if (refresh) sampled.push(s.key); return 1000; },
+    dispose: () => {},
+  }) as unknown as Sandbox, poolOptions({ spare: false, maxIsolates: n + 10 }));
+  for (let i = 0; i < n; i++) (await pool.acquire(spec(`f${i}`))).release();
+  const rounds: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    sampled.length = 0;
+    const stats = pool.appStats(true);
+    assert.equal(stats['pool-app']?.heapBytes, n * 1000, 'every isolate is counted with its last sample');
+    rounds.push(sampled.length);
+  }
+  assert.deepEqual(rounds, [HEAP_SAMPLES_PER_ROUND, HEAP_SAMPLES_PER_ROUND, 10, 0], 'never-sampled isolates are worked through; then nothing changed');
+  const lease = await pool.acquire(spec('f3'));
+  await lease.sandbox.invoke(req, meta);
+  lease.release();
+  sampled.length = 0;
+  pool.appStats(true);
+  assert.deepEqual(sampled, ['pool-app/f3@v1'], 'only the isolate that ran is sampled again');
+  sampled.length = 0;
+  pool.appStats(false);
+  assert.deepEqual(sampled, [], 'appStats(false) samples nothing');
+  pool.destroy();
 });
