@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { MeasuredRun } from './workloads/throughput.ts';
 import { bytes, int, median, ms, percentile, spread, table } from './harness/stats.ts';
 import type { ColdStartResult } from './workloads/cold-start.ts';
-import type { DensityResult } from './workloads/density.ts';
+import { describeShape, type DensityResult } from './workloads/density.ts';
 import type { ProfileSummary } from './harness/cpu-profile.ts';
 import type { ProfileResult } from './workloads/profile.ts';
 import type { Peer, Workload } from './workloads/throughput.ts';
@@ -117,24 +117,35 @@ function coldTable(r: BenchReport): string {
   return table(['measurement (client-side, one request at a time)', 'n', 'p50', 'p99', 'max'], rows);
 }
 
-function densityTable(r: BenchReport): string {
-  const d = r.density;
+const counts = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} × ${int(v)}`).join(', ') || 'none';
+
+/** The density table (markdown) of one density run. */
+export function densityTable(d: DensityResult): string {
   const per = (d.afterPasses.rssBytes - d.idle.rssBytes) / d.functions;
   const procs = (m: DensityResult['idle']) => m.processes.map((p) => `${p.name} ${bytes(p.rssBytes)}`).join(', ');
+  const s = d.shape;
   const rows: string[][] = [
     ['functions deployed (distinct code → distinct versions)', int(d.functions)],
+    ['platform shape (the plan for the per-process isolate ceiling)', describeShape(s)],
     ['deploy time (4 concurrent deploys)', `${d.deploySeconds.toFixed(1)} s (${int(d.functions / d.deploySeconds)}/s)`],
-    ['first invocations that cold-started and answered 200 (isolates warmed)', `${int(d.warmedUp)} / ${int(d.functions)}`],
+    ['first invocations that cold-started and answered 200 (isolates warmed)', `${int(d.warmedUp)} / ${int(d.functions)} in ${d.firstInvokeSeconds.toFixed(1)} s; failed: ${counts(d.firstFailures)}`],
     ['first invocation latency p50 / p99', `${ms(percentile(d.firstInvocationMs, 50))} / ${ms(percentile(d.firstInvocationMs, 99))}`],
     ['RSS of the process tree, idle before deploying', `${bytes(d.idle.rssBytes)} (${procs(d.idle)})`],
     ['RSS after the first invocations', `${bytes(d.afterFirst.rssBytes)}`],
-    [`RSS after ${d.passes} round-robin passes`, `${bytes(d.afterPasses.rssBytes)} (${procs(d.afterPasses)})`],
+    [`RSS after ${d.passes} round-robin passes (sum of VmRSS)`, `**${bytes(d.afterPasses.rssBytes)}** (${procs(d.afterPasses)})`],
+    ['PSS after the passes (shared pages split between the processes)', d.pssAfterPasses === null ? 'n/a' : bytes(d.pssAfterPasses)],
     ['RSS growth per warm function', bytes(per)],
+    ['isolates alive after the passes (`faas_pool_isolates{app="density"}`)', d.pool === null ? 'n/a (/metrics unreadable)' : int(d.pool.isolates)],
+    ['isolates evicted (`faas_pool_evictions` by reason)', d.pool === null ? 'n/a' : counts(Object.fromEntries(Object.entries(d.pool.evictions).filter(([, v]) => v > 0)))],
+    [`memory maps per worker (/proc/<pid>/maps; vm.max_map_count ${d.maxMapCount === null ? 'n/a' : int(d.maxMapCount)})`, d.workerMaps.map((w) => `pid ${w.pid}: ${int(w.maps)}`).join(', ') || 'n/a'],
     [`round-robin passes: ${d.passes} × ${int(d.functions)} requests, one at a time — p50 / p99 / max`, `${ms(percentile(d.passMs, 50))} / ${ms(percentile(d.passMs, 99))} / ${ms(Math.max(...d.passMs))}`],
-    ['requests in the passes that cold-started again / failed', `${int(d.passColdStarts)} / ${int(d.passFailures)}`],
-    ['workers (GET /readyz)', d.workers.map((w) => `#${w.index} pid ${w.pid} restarts ${w.restarts}`).join('; ')],
-    ['extrapolated RSS for 5,000 functions (idle + 5,000 × growth per function)', bytes(extrapolateRss(d, 5000))],
+    ['requests in the passes that cold-started again / failed', `${int(d.passColdStarts)} / ${int(d.passFailures)}${d.passFailures > 0 ? ` (${counts(d.passFailureCodes)})` : ''}`],
+    ['workers (GET /readyz)', d.workers.map((w) => `#${w.index} pid ${w.pid} restarts ${w.restarts}`).join('; ') || 'n/a'],
+    ['density wall time (start, deploy, invoke, passes, stop)', `${d.elapsedSeconds.toFixed(0)} s`],
   ];
+  if (d.crashes.restarts > 0 || d.crashes.lines.length > 0) rows.push(['**worker crashes** (platform output)', d.crashes.lines.map((l) => `\`${l.replace(/[|`]/g, ' ')}\``).join('<br>') || 'no crash line in the output']);
+  if (d.aborted !== null) rows.push(['**stopped early**', d.aborted]);
+  if (d.functions < 5000) rows.push(['extrapolated RSS for 5,000 functions (idle + 5,000 × growth per function; BENCH_DENSITY < 5,000)', bytes(extrapolateRss(d, 5000))]);
   return table(['density', 'value'], rows);
 }
 
@@ -168,7 +179,7 @@ export function peersSection(r: BenchReport): string {
     '',
     '### Density',
     '',
-    densityTable(r),
+    densityTable(r.density),
     '',
     '### Targets',
     '',
