@@ -96,6 +96,11 @@ export interface LogsQuery {
   limit?: number;
   /** Only lines at or after this time, epoch milliseconds. */
   sinceMs?: number;
+  /**
+   * Only lines appended after the line with this `id` (the oldest `limit` of them, in append
+   * order): pass the newest `id` seen to follow a function without gaps or repeats.
+   */
+  afterId?: number;
   /** Only lines of this invocation. */
   requestId?: string;
   /** Only lines of this level and above (`warn` keeps warn and error). */
@@ -272,11 +277,12 @@ export class FaasClient {
     return (await this.#api<{ entries: AuditRecord[] }>('GET', `/api/audit${qs}`)).entries;
   }
 
-  /** `GET /api/apps/:app/functions/:fn/logs` → captured `ctx.log` lines, oldest first. */
+  /** `GET /api/apps/:app/functions/:fn/logs` → captured `ctx.log` lines (each with its store `id`), oldest first. */
   async logs(app: string, fn: string, query: LogsQuery = {}): Promise<LogLine[]> {
     const params = new URLSearchParams();
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     if (query.sinceMs !== undefined) params.set('since', String(query.sinceMs));
+    if (query.afterId !== undefined) params.set('after', String(query.afterId));
     if (query.requestId !== undefined) params.set('requestId', query.requestId);
     if (query.level !== undefined) params.set('level', query.level);
     const qs = params.size > 0 ? `?${params}` : '';

@@ -112,10 +112,8 @@ export async function readDeploySource(path: string, nameOverride?: string): Pro
   };
 }
 
-/** Identity of a log line for de-duplication across polls. */
-function logKey(line: LogLine): string {
-  return `${line.time}|${line.requestId}|${line.level}|${line.message}`;
-}
+/** Lines per poll of `logs --follow`; a full page is followed at once by the next one. */
+const FOLLOW_PAGE_LINES = 1000;
 
 /** `prod=3f2a9c1b7d0e (canary 91c04ee2a7b3 10%)`, aliases sorted by name. */
 export function describeAliases(fn: Pick<FunctionInfo, 'aliases' | 'canaries'>): string {
@@ -284,7 +282,7 @@ function registerRollbackInvokeLogs(program: Command): void {
     .option('--request-id <id>', 'only the lines of one invocation (see x-faas-request-id)')
     .addOption(new Option('--level <level>', 'only lines of this level and above').choices(['debug', 'info', 'warn', 'error']))
     .option('--since <time>', 'only lines since epoch ms, an ISO date, or a duration ago (30s, 10m, 2h)', (value: string) => parseSince(value))
-    .option('--json', 'print the API\'s JSON: { lines: [{ app, function, versionId, requestId, level, message, time }] } (with --follow: one JSON object per line)')
+    .option('--json', 'print the API\'s JSON: { lines: [{ id, app, function, versionId, requestId, level, message, time, traceId? }] } (with --follow: one JSON object per line)')
     .option('-f, --follow', 'keep printing new lines as they arrive (polls every second; Ctrl-C to stop)')
     .action(withConnection(async (conn, target: Target, opts: { limit?: number; requestId?: string; level?: LogLine['level']; since?: number; json?: boolean; follow?: boolean }) => {
       const print = (line: LogLine) => out(opts.json === true
@@ -300,21 +298,22 @@ function registerRollbackInvokeLogs(program: Command): void {
         return;
       }
       for (const line of lines) print(line);
-      // Lines at the newest timestamp seen may still be joined by others with the same ms: keep
-      // their keys so the next poll (since that ms, inclusive) prints each line once.
-      let since = lines.at(-1)?.time ?? opts.since ?? requestedAt;
-      let seen = new Set(lines.filter((l) => l.time === since).map(logKey));
+      // Follow by store id: each poll asks for the lines appended after the newest id seen, so a
+      // line logged in the same millisecond as the last one printed is neither lost nor repeated,
+      // whatever the clocks say. Until a first line is seen, `since` (--since, or when this command
+      // started) keeps older lines out.
+      let after = lines.reduce((max, line) => Math.max(max, line.id ?? 0), 0);
+      let since: number | undefined = after > 0 ? undefined : opts.since ?? requestedAt;
       for (;;) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        const fresh = await conn.client.logs(target.app, target.fn, { ...filter, sinceMs: since });
-        for (const line of fresh) {
-          if (line.time === since && seen.has(logKey(line))) continue;
-          print(line);
-          if (line.time > since) {
-            since = line.time;
-            seen = new Set();
+        for (;;) {
+          const page = await conn.client.logs(target.app, target.fn, { ...filter, afterId: after, sinceMs: since, limit: FOLLOW_PAGE_LINES });
+          for (const line of page) {
+            print(line);
+            after = Math.max(after, line.id ?? after);
           }
-          seen.add(logKey(line));
+          if (after > 0) since = undefined;
+          if (page.length < FOLLOW_PAGE_LINES) break;
         }
       }
     }));

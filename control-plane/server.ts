@@ -381,7 +381,9 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     const gatewayDeps: GatewayDeps = {
       resolver,
       supervisor,
-      appendLogs: (lines) => { void controlPlane.appendLogs(lines); },
+      appendLogs: (lines) => {
+        controlPlane.appendLogs(lines).catch((err: unknown) => app.log.warn({ err }, 'ctx.log lines were refused by the control plane'));
+      },
       appExists: deps.appExists,
       tracing,
       registry: builtins.registry,

@@ -13,7 +13,6 @@ import type { Store } from '../store/store.ts';
 import { authorize, createControlPlane } from './control-plane.ts';
 import { ensureAdminKey, hashApiKey } from './keys.ts';
 import { defaultLimits } from './limits.ts';
-import { LogRing } from './logs.ts';
 import type { Actor, AliasMovedEvent, ControlPlane, LogLine } from './types.ts';
 
 const admin: Actor = { keyId: 'key_test', name: 'tester', role: 'admin', apps: '*' };
@@ -279,19 +278,55 @@ describe('control plane pieces that need no store', () => {
     }
   });
 
-  it('an app over its log byte budget loses its own oldest lines, from its fullest function, never another app\'s', () => {
-    const ring = new LogRing(1000, 100_000);
-    const big = (app: string, fn: string, n: number): LogLine => ({ app, function: fn, versionId: 'v', requestId: 'r', level: 'info', message: `${n} ${'x'.repeat(1000)}`, time: n });
-    ring.append([big('quiet', 'fn', 0)]);
-    ring.append(Array.from({ length: 200 }, (_, i) => big('chatty', i % 4 === 0 ? 'a' : 'b', i)));
-    assert.ok(ring.appBytes('chatty') <= 100_000, `chatty holds ${ring.appBytes('chatty')} bytes`);
-    const a = ring.read('chatty', 'a');
-    const b = ring.read('chatty', 'b');
-    assert.ok(a.length > 0 && b.length > 0, 'both functions keep their newest lines');
-    assert.equal(b.at(-1)?.time, 199, 'the newest line is kept');
-    assert.ok(Math.abs(a.length - b.length) <= 1, `the fullest function gave way: a ${a.length}, b ${b.length}`);
-    assert.equal(ring.read('quiet', 'fn').length, 1, 'another app keeps its lines');
-    assert.throws(() => new LogRing(10, 0), /appMaxBytes must be a positive integer/);
+  it('an app over its log byte budget loses its own oldest lines, from its fullest function, never another app\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'faas-cp-'));
+    const store = await openStore({ dataDir: dir });
+    const cp = createControlPlane({ store, logRingSize: 1000, logAppMaxBytes: 100_000 });
+    try {
+      for (const [app, fn] of [['quiet', 'fn'], ['chatty', 'a'], ['chatty', 'b']]) await cp.deploy(admin, { app, function: fn, code: handler(`${app}/${fn}`) });
+      const big = (app: string, fn: string, n: number): LogLine => ({ app, function: fn, versionId: 'v', requestId: 'r', level: 'info', message: `${n} ${'x'.repeat(1000)}`, time: n });
+      await cp.appendLogs([big('quiet', 'fn', 0)]);
+      await cp.appendLogs(Array.from({ length: 200 }, (_, i) => big('chatty', i % 4 === 0 ? 'a' : 'b', i)));
+      const a = await cp.readLogs(admin, 'chatty', 'a', {});
+      const b = await cp.readLogs(admin, 'chatty', 'b', {});
+      const usage = await store.logUsage('chatty');
+      assert.ok(usage.bytes <= 100_000, `chatty holds ${usage.bytes} bytes`);
+      assert.equal(usage.lines, a.length + b.length, 'the usage counters match the stored lines');
+      assert.ok(a.length > 0 && b.length > 0, 'both functions keep their newest lines');
+      assert.equal(b.at(-1)?.time, 199, 'the newest line is kept');
+      assert.ok(Math.abs(a.length - b.length) <= 1, `the fullest function gave way: a ${a.length}, b ${b.length}`);
+      assert.equal((await cp.readLogs(admin, 'quiet', 'fn', {})).length, 1, 'another app keeps its lines');
+      assert.throws(() => createControlPlane({ store, logAppMaxBytes: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
+    } finally {
+      await cp.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('readLogs with afterId returns only later lines in append order, and refuses a bad cursor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'faas-cp-'));
+    const store = await openStore({ dataDir: dir });
+    const cp = createControlPlane({ store, logRingSize: 50 });
+    try {
+      await cp.deploy(admin, { app: 'logs', function: 'fn', code: handler(1) });
+      await cp.appendLogs([line(1), line(2)]);
+      const first = await cp.readLogs(admin, 'logs', 'fn', {});
+      const cursor = first.at(-1)?.id;
+      assert.equal(typeof cursor, 'number');
+      // Same millisecond as the last line seen, and an earlier one: both are new, both come back once.
+      await cp.appendLogs([line(2, { message: 'same ms' }), line(0, { message: 'late clock' })]);
+      const next = await cp.readLogs(admin, 'logs', 'fn', { afterId: cursor });
+      assert.deepEqual(next.map((l) => l.message), ['same ms', 'late clock']);
+      assert.deepEqual(await cp.readLogs(admin, 'logs', 'fn', { afterId: next.at(-1)?.id }), []);
+      await assert.rejects(cp.readLogs(admin, 'logs', 'fn', { afterId: -1 }), { code: 'E_VALIDATION', details: { field: 'after' } });
+      await assert.rejects(cp.appendLogs([line(3, { level: 'loud' as LogLine['level'] })]), { code: 'E_VALIDATION', details: { field: 'lines[0].level' } });
+      assert.equal((await cp.readLogs(admin, 'logs', 'fn', {})).length, 4, 'the refused batch wrote nothing');
+    } finally {
+      await cp.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('authorize lets admins do everything and refuses other roles and missing actors', () => {

@@ -12,7 +12,8 @@ import type { Store, StoredApiKey } from '../store/store.ts';
 import { API_KEY_PREFIX, createApiKey, hashApiKey } from './keys.ts';
 import { SecretBox } from './secrets.ts';
 import { defaultLimits, validateLimits } from './limits.ts';
-import { LogRing } from './logs.ts';
+import { checkLogLines } from '../store/log-lines.ts';
+import { LogWriter } from './logs.ts';
 import { CONFIG_NAME_PATTERN, isValidName, validateName } from './names.ts';
 import type {
   Actor, AliasState, ApiKeyInfo, AppInfo, AppSettings, AuditRecord, AuthMode, CanarySplit, ChangeEvent, CheckReport, ConfigView, ControlPlane,
@@ -24,8 +25,16 @@ import { computeVersionId, VERSION_ID_PATTERN } from './versions.ts';
 export interface ControlPlaneOptions {
   /** The metadata store, already migrated. Owned by the caller: `ControlPlane.close()` does not close it. */
   store: Store;
-  /** Captured log lines kept in memory per app/function (1..1_000_000). @default 1000 */
+  /**
+   * Captured log lines kept per app/function in the store (1..1_000_000); older ones are deleted
+   * when new ones are appended. @default 1000
+   */
   logRingSize?: number;
+  /**
+   * Bytes of captured log lines kept per app (a line counts as its message × 2 + 200); an app over
+   * it loses the oldest lines of its function holding the most lines. @default 8 MiB (8_388_608)
+   */
+  logAppMaxBytes?: number;
   /** Options for the deploy-time checks (code size, nesting depth, diagnostics count). @default runtime defaults */
   checkOptions?: CheckOptions;
   /**
@@ -36,6 +45,9 @@ export interface ControlPlaneOptions {
   /** Validates `grpcServices` of app settings (the gRPC builtin's validator); throws an Error naming the field. @default structural checks only */
   validateGrpcServices?: (value: unknown) => GrpcServiceConfig[];
 }
+
+/** Default of `logAppMaxBytes`: captured log bytes kept per app. */
+export const DEFAULT_LOG_APP_MAX_BYTES = 8 * 1024 * 1024;
 
 /** The alias a deploy moves, a rollback moves back, and the gateway resolves by default. */
 export const DEFAULT_ALIAS = 'prod';
@@ -115,15 +127,15 @@ function validateVersionId(versionId: unknown, field: string): string {
 
 class CoreControlPlane implements ControlPlane {
   readonly #store: Store;
-  readonly #logs: LogRing;
+  readonly #logs: LogWriter;
   readonly #checkOptions: ResolvedCheckOptions;
   readonly #box: SecretBox;
   readonly #validateGrpc: (value: unknown) => GrpcServiceConfig[];
   readonly #listeners = new Set<(event: ChangeEvent) => void>();
 
-  constructor(store: Store, logRingSize: number, checkOptions: ResolvedCheckOptions, box: SecretBox, validateGrpc: (value: unknown) => GrpcServiceConfig[]) {
+  constructor(store: Store, logs: LogWriter, checkOptions: ResolvedCheckOptions, box: SecretBox, validateGrpc: (value: unknown) => GrpcServiceConfig[]) {
     this.#store = store;
-    this.#logs = new LogRing(logRingSize);
+    this.#logs = logs;
     this.#checkOptions = checkOptions;
     this.#box = box;
     this.#validateGrpc = validateGrpc;
@@ -291,21 +303,21 @@ class CoreControlPlane implements ControlPlane {
     return { name: alias, versionId: target, previousVersionId: previous?.versionId ?? null, canary: null };
   }
 
-  async readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; requestId?: string; level?: LogLine['level'] }): Promise<LogLine[]> {
+  async readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; afterId?: number; requestId?: string; level?: LogLine['level'] }): Promise<LogLine[]> {
     validateName('app', app);
     validateName('function', fn);
     authorize(actor, 'logs:read', app);
-    const { limit, sinceMs, requestId, level } = opts;
+    const { limit, sinceMs, afterId, requestId, level } = opts;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw cpError('E_VALIDATION', `limit must be a positive integer, got ${limit}`, { field: 'limit' });
     if (sinceMs !== undefined && (!Number.isFinite(sinceMs) || sinceMs < 0)) throw cpError('E_VALIDATION', `since must be epoch milliseconds, got ${sinceMs}`, { field: 'since' });
+    if (afterId !== undefined && (!Number.isSafeInteger(afterId) || afterId < 0)) throw cpError('E_VALIDATION', `after must be the id of a log line (an integer >= 0), got ${afterId}`, { field: 'after' });
     if (requestId !== undefined && typeof requestId !== 'string') throw cpError('E_VALIDATION', 'requestId must be a string', { field: 'requestId' });
     if (level !== undefined && !LOG_LEVELS.includes(level)) throw cpError('E_VALIDATION', `level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, { field: 'level' });
     await this.#requireFunction(app, fn);
-    const lines = this.#logs.read(app, fn, { limit: level === undefined ? limit : undefined, sinceMs, requestId });
-    if (level === undefined) return lines;
-    const min = LOG_LEVELS.indexOf(level);
-    const kept = lines.filter((line) => LOG_LEVELS.indexOf(line.level) >= min);
-    return limit === undefined ? kept : kept.slice(-limit);
+    // Lines appended in this process before the read (e.g. by the invocation that just answered) are visible.
+    await this.#logs.flushed();
+    // The store keeps at most ringSize lines per function, so a larger limit changes nothing.
+    return this.#store.readLogs(app, fn, { limit: Math.min(limit ?? this.#logs.bounds.ringSize, this.#logs.bounds.ringSize), sinceMs, afterId, requestId, minLevel: level });
   }
 
   // --- config, secrets, settings, signing keys ----------------------------------------------
@@ -463,7 +475,14 @@ class CoreControlPlane implements ControlPlane {
     return this.#store.getVersion(app, fn, versionId);
   }
 
+  /**
+   * Validate the lines, then queue them for the store (group commit, see core/logs.ts). Resolves
+   * once they are queued: a later `readLogs` in this process sees them. A write the store refuses
+   * drops its lines (counted, warned) without failing anyone — logs never fail an invocation.
+   * @throws PlatformError E_VALIDATION naming `lines[i].field` for a malformed line (none is kept)
+   */
   async appendLogs(lines: LogLine[]): Promise<void> {
+    checkLogLines(lines);
     this.#logs.append(lines);
   }
 
@@ -505,7 +524,7 @@ class CoreControlPlane implements ControlPlane {
 
   async close(): Promise<void> {
     this.#listeners.clear();
-    this.#logs.clear();
+    await this.#logs.close();
   }
 }
 
@@ -562,10 +581,12 @@ function keyInfo(record: StoredApiKey): ApiKeyInfo {
 /**
  * Build the control plane over a store.
  * @param opts `store` (migrated, caller-owned), `logRingSize` (lines per function, default 1000),
- *   `checkOptions` (deploy checks; validated here once)
- * @returns the `ControlPlane`; its `close()` drops listeners and logs but leaves the store open
+ *   `logAppMaxBytes` (log bytes per app, default 8 MiB), `checkOptions` (deploy checks; validated here once)
+ * @returns the `ControlPlane`; its `close()` drops listeners and writes queued log lines but leaves
+ *   the store open (close the store after it)
  * @throws TypeError (code ERR_INVALID_ARG_VALUE) for a missing store, a `logRingSize` that is not
- *   an integer in 1..1_000_000, or invalid `checkOptions`
+ *   an integer in 1..1_000_000, a `logAppMaxBytes` that is not an integer in 1..2^40, or invalid
+ *   `checkOptions`
  * @example
  *   const store = await openStore({ dataDir });
  *   const cp = createControlPlane({ store });
@@ -578,7 +599,13 @@ export function createControlPlane(opts: ControlPlaneOptions): ControlPlane {
   if (!Number.isInteger(logRingSize) || logRingSize < 1 || logRingSize > 1_000_000) {
     throw invalid(`createControlPlane: logRingSize must be an integer between 1 and 1000000, got ${logRingSize}`);
   }
+  const logAppMaxBytes = opts.logAppMaxBytes ?? DEFAULT_LOG_APP_MAX_BYTES;
+  if (!Number.isSafeInteger(logAppMaxBytes) || logAppMaxBytes < 1 || logAppMaxBytes > 2 ** 40) {
+    throw invalid(`createControlPlane: logAppMaxBytes must be an integer between 1 and 2^40 (bytes), got ${logAppMaxBytes}`);
+  }
   if (opts.secretKey !== undefined && (!Buffer.isBuffer(opts.secretKey) || opts.secretKey.length !== 32)) throw invalid('createControlPlane: secretKey must be a 32-byte Buffer');
   const box = new SecretBox(opts.secretKey ?? randomBytes(32));
-  return new CoreControlPlane(opts.store, logRingSize, resolveCheckOptions(opts.checkOptions), box, opts.validateGrpcServices ?? basicGrpcValidation);
+  const checkOptions = resolveCheckOptions(opts.checkOptions);
+  const logs = new LogWriter(opts.store, { ringSize: logRingSize, appMaxBytes: logAppMaxBytes });
+  return new CoreControlPlane(opts.store, logs, checkOptions, box, opts.validateGrpcServices ?? basicGrpcValidation);
 }

@@ -206,6 +206,8 @@ export interface LogLine {
   time: number;
   /** Trace id of the invocation when it was traced (joins logs to traces). */
   traceId?: string;
+  /** Set on lines read back from the store: increases in append order; pass it as `after` to read only later lines. */
+  id?: number;
 }
 
 /** Event published when an alias moves, so runtimes drop their cached resolution at once. */
@@ -238,7 +240,7 @@ export interface RuntimeControlPlane {
   resolve(app: string, fn: string, alias: string): Promise<ResolvedTarget | null>;
   /** Fetch a version's code; null when it does not exist. Versions are immutable (cache by id). */
   getVersion(app: string, fn: string, versionId: string): Promise<VersionWithCode | null>;
-  /** Append captured log lines (bounded ring per function). */
+  /** Append captured log lines (kept in the store, bounded per function and per app). */
   appendLogs(lines: LogLine[]): Promise<void>;
   /** Config values and decrypted secrets of a function (empty when none are set). */
   getFunctionConfig(app: string, fn: string): Promise<FunctionConfig>;
@@ -279,8 +281,12 @@ export interface ControlPlane extends RuntimeControlPlane {
   setAlias(actor: Actor, app: string, fn: string, alias: string, versionId: string, opts?: { canary?: CanarySplit | null }): Promise<AliasState>;
   /** Move an alias back to the version it pointed at before its current one, or to `to`; clears its canary. */
   rollback(actor: Actor, app: string, fn: string, opts: { alias?: string; to?: string }): Promise<AliasState>;
-  /** Captured `ctx.log` lines of a function, oldest first. */
-  readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; requestId?: string; level?: LogLine['level'] }): Promise<LogLine[]>;
+  /**
+   * Captured `ctx.log` lines of a function (each with its store `id`). Without `afterId`: the newest
+   * `limit` matches, oldest first by (time, id). With `afterId`: the oldest `limit` matches with a
+   * larger id, in append order (the cursor of `faas logs --follow`).
+   */
+  readLogs(actor: Actor, app: string, fn: string, opts: { limit?: number; sinceMs?: number; afterId?: number; requestId?: string; level?: LogLine['level'] }): Promise<LogLine[]>;
 
   readConfig(actor: Actor, app: string, fn: string): Promise<ConfigView>;
   setConfig(actor: Actor, app: string, fn: string, kind: 'value' | 'secret', name: string, value: string): Promise<void>;

@@ -365,6 +365,8 @@ describe('control plane over gRPC', () => {
     await until('the lines', async () => (await cp.readLogs(admin, 'logs', 'fn', {})).length === 25);
     assert.deepEqual((await cp.readLogs(admin, 'logs', 'fn', {})).map((l) => l.message), lines.map((l) => l.message));
     assert.equal((calls.appendLogs ?? 0) - before, 3, '25 lines in batches of 10');
+    // The last AppendLogs reply may still be on its way back when the lines are readable.
+    await until('the client counts them sent', async () => c.status().logs.sent === 25);
     assert.deepEqual(c.status().logs, { buffered: 0, sent: 25, dropped: 0 });
   });
 

@@ -299,22 +299,32 @@ export async function apiRoutes(fastify: FastifyInstance, opts: ApiRoutesOptions
     }),
   );
 
-  fastify.get<{ Params: FnP; Querystring: { limit?: number; since?: number; requestId?: string; level?: 'debug' | 'info' | 'warn' | 'error' } }>(
+  fastify.get<{ Params: FnP; Querystring: { limit?: number; since?: number; after?: number; requestId?: string; level?: 'debug' | 'info' | 'warn' | 'error' } }>(
     '/apps/:app/functions/:fn/logs',
     {
       schema: {
         tags: ['logs'],
         summary: 'Captured ctx.log lines, oldest first; `level` keeps that level and above',
+        description: 'Without `after`: the newest `limit` lines, oldest first by (time, id). With `after` (the `id` of the last line seen): '
+          + 'the oldest `limit` lines appended after it, in append order — poll with it to follow a function without missing or repeating a line.',
         params: fnParams,
         querystring: {
           type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 100_000 }, since: { type: 'integer', minimum: 0 }, requestId: { type: 'string', maxLength: 200 }, level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] } },
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+            since: { type: 'integer', minimum: 0, description: 'epoch milliseconds: only lines at or after this time' },
+            after: { type: 'integer', minimum: 0, description: 'a line `id`: only lines appended after it' },
+            requestId: { type: 'string', maxLength: 1024 },
+            level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
+          },
           additionalProperties: NO_OTHER_FIELDS,
         },
       },
     },
     async (request) => ({
-      lines: await cp.readLogs(actorOf(request), request.params.app, request.params.fn, { limit: request.query.limit, sinceMs: request.query.since, requestId: request.query.requestId, level: request.query.level }),
+      lines: await cp.readLogs(actorOf(request), request.params.app, request.params.fn, {
+        limit: request.query.limit, sinceMs: request.query.since, afterId: request.query.after, requestId: request.query.requestId, level: request.query.level,
+      }),
     }),
   );
 

@@ -17,9 +17,16 @@ import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { isPlatformError } from '../../runtime/errors.ts';
 import { cpError } from '../errors.ts';
-import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, LogLine, VersionInfo, VersionWithCode } from '../core/types.ts';
+import {
+  checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
+} from './log-lines.ts';
+import { BudgetTrimPlanner, type OldestRows } from './log-budget.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import type { AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, Store, StoreDeployResult, StoredApiKey, StoredSigningKey } from './store.ts';
+import type {
+  AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, LogBounds, LogReadQuery, LogUsage, Store, StoreDeployResult, StoredApiKey, StoredLogLine,
+  StoredSigningKey,
+} from './store.ts';
 
 /** Attempts of one transaction before a deadlock / lock timeout / creation race is reported. */
 const MAX_ATTEMPTS = 8;
@@ -42,6 +49,12 @@ type Param = string | number | Date | null;
 const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits, auth';
 const KEY_COLUMNS = 'id, name, role, apps, hash, created_at, revoked_at';
 const ROUTE_COLUMNS = 'version_id, canary_version_id, canary_weight';
+/** Rows per multi-row log insert (one `INSERT … VALUES ?` text query, escaped by mysql2; no prepared statement per size). */
+const LOG_INSERT_ROWS = 500;
+
+function logRow(line: LogLine): Param[] {
+  return [line.app, line.function, line.versionId, line.requestId, line.traceId ?? null, line.level, line.message, line.time, logLineBytes(line)];
+}
 
 function iso(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
@@ -522,6 +535,88 @@ class MysqlStore implements Store {
     if (query.apps.length === 0) return [];
     const marks = query.apps.map(() => '?').join(', ');
     return (await this.#rows(`SELECT * FROM audit_log WHERE id < ? AND app IN (${marks}) ORDER BY id DESC LIMIT ${limit}`, [before, ...query.apps])).map(toAudit);
+  }
+
+  // --- log lines (see log-lines.ts and migration 003) -----------------------------------------
+
+  async appendLogs(lines: readonly LogLine[], bounds: LogBounds): Promise<void> {
+    checkLogLines(lines);
+    checkLogBounds(bounds);
+    if (lines.length === 0) return;
+    const batches = groupLogBatch(lines, bounds.ringSize);
+    await this.#tx(async (conn) => {
+      for (const batch of batches) await this.#appendAppLogs(conn, batch, bounds);
+    });
+  }
+
+  /**
+   * Inside a transaction: take the app's usage row lock first (it serialises appends to one app,
+   * so ids commit in increasing order per app), insert the lines, update usage, trim to the ring
+   * size and the budget.
+   */
+  async #appendAppLogs(conn: PoolConnection, batch: AppBatch, bounds: LogBounds): Promise<void> {
+    const { app } = batch;
+    let total = 0;
+    const bytesByFn = new Map<string, number>();
+    for (const line of batch.lines) {
+      const bytes = logLineBytes(line);
+      total += bytes;
+      bytesByFn.set(line.function, (bytesByFn.get(line.function) ?? 0) + bytes);
+    }
+    await this.#exec('INSERT INTO log_app_usage (app, bytes) VALUES (?, ?) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)', [app, total], conn);
+    for (let at = 0; at < batch.lines.length; at += LOG_INSERT_ROWS) {
+      const rows = batch.lines.slice(at, at + LOG_INSERT_ROWS).map(logRow);
+      await conn.query('INSERT INTO log_lines (app, function, version_id, request_id, trace_id, level, message, time_ms, bytes) VALUES ?', [rows]);
+    }
+    for (const [fn, count] of batch.counts) {
+      await this.#exec(
+        'INSERT INTO log_function_usage (app, function, line_count, bytes) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE line_count = line_count + VALUES(line_count), bytes = bytes + VALUES(bytes)',
+        [app, fn, count, bytesByFn.get(fn) ?? 0], conn,
+      );
+    }
+    const usage = await this.#rows('SELECT function, line_count FROM log_function_usage WHERE app = ?', [app], conn);
+    for (const row of usage) {
+      const fn = String(row.function);
+      const count = Number(row.line_count);
+      if (!batch.counts.has(fn) || count <= bounds.ringSize) continue;
+      const oldest = await this.#oldestLogRows(conn, app, fn, 0, count - bounds.ringSize);
+      if (oldest.ids.length > 0) await this.#deleteLogsUpTo(conn, app, fn, oldest.ids.at(-1) as number, oldest.ids.length, oldest.bytes.reduce((a, b) => a + b, 0));
+    }
+    const appRow = await this.#one('SELECT bytes FROM log_app_usage WHERE app = ?', [app], conn);
+    const appBytes = Number(appRow?.bytes ?? 0);
+    if (appBytes <= bounds.appMaxBytes) return;
+    const counts = (await this.#rows('SELECT function, line_count FROM log_function_usage WHERE app = ? AND line_count > 0', [app], conn)).map((row) => ({ function: String(row.function), lines: Number(row.line_count) }));
+    const lines = counts.reduce((sum, c) => sum + c.lines, 0);
+    const planner = new BudgetTrimPlanner(counts, appBytes - bounds.appMaxBytes, lines === 0 ? 0 : appBytes / lines);
+    for (let want = planner.next(); want !== null; want = planner.next()) planner.feed(await this.#oldestLogRows(conn, app, want.function, want.afterId, want.limit));
+    for (const step of planner.steps()) await this.#deleteLogsUpTo(conn, app, step.function, step.lastId, step.lines, step.bytes);
+  }
+
+  /** A function's oldest rows after `afterId` (0: from the start), at most `limit`. */
+  async #oldestLogRows(conn: PoolConnection, app: string, fn: string, afterId: number, limit: number): Promise<OldestRows> {
+    const rows = await this.#rows(`SELECT id, bytes FROM log_lines WHERE app = ? AND function = ? AND id > ? ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))}`, [app, fn, afterId], conn);
+    return { ids: rows.map((row) => Number(row.id)), bytes: rows.map((row) => Number(row.bytes)) };
+  }
+
+  /** Inside a transaction: delete a function's lines up to `lastId` and take them off the usage counters. */
+  async #deleteLogsUpTo(conn: PoolConnection, app: string, fn: string, lastId: number, lines: number, bytes: number): Promise<void> {
+    await this.#exec('DELETE FROM log_lines WHERE app = ? AND function = ? AND id <= ?', [app, fn, lastId], conn);
+    await this.#exec('UPDATE log_function_usage SET line_count = GREATEST(line_count - ?, 0), bytes = GREATEST(bytes - ?, 0) WHERE app = ? AND function = ?', [lines, bytes, app, fn], conn);
+    await this.#exec('UPDATE log_app_usage SET bytes = GREATEST(bytes - ?, 0) WHERE app = ?', [bytes, app], conn);
+  }
+
+  async readLogs(app: string, fn: string, query: LogReadQuery): Promise<StoredLogLine[]> {
+    checkLogReadQuery(query);
+    const { sql, params, newestFirst } = logReadSql(app, fn, query);
+    // LIMIT is interpolated (a validated integer): mysql2's execute does not bind it portably.
+    const lines = (await this.#rows(`${sql} LIMIT ${query.limit}`, params)).map(toStoredLogLine);
+    return newestFirst ? lines.reverse() : lines;
+  }
+
+  async logUsage(app: string): Promise<LogUsage> {
+    const bytes = await this.#one('SELECT bytes FROM log_app_usage WHERE app = ?', [app]);
+    const lines = await this.#one('SELECT COALESCE(SUM(line_count), 0) AS n FROM log_function_usage WHERE app = ?', [app]);
+    return { lines: Number(lines?.n ?? 0), bytes: bytes === null ? 0 : Number(bytes.bytes) };
   }
 
   async countApiKeys(): Promise<number> {

@@ -10,9 +10,16 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { cpError } from '../errors.ts';
-import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, LogLine, VersionInfo, VersionWithCode } from '../core/types.ts';
+import {
+  checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
+} from './log-lines.ts';
+import { BudgetTrimPlanner, type OldestRows } from './log-budget.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import type { AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, Store, StoreDeployResult, StoredApiKey, StoredSigningKey } from './store.ts';
+import type {
+  AliasMove, AliasRoute, AuditEntry, AuditInput, ConfigEntry, DeployInput, LogBounds, LogReadQuery, LogUsage, Store, StoreDeployResult, StoredApiKey, StoredLogLine,
+  StoredSigningKey,
+} from './store.ts';
 
 /** How long a connection waits for another process's write lock before failing, in ms. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -20,6 +27,16 @@ const BUSY_TIMEOUT_MS = 5000;
 type Row = Record<string, unknown>;
 
 const VERSION_COLUMNS = 'app, function, id, size, message, author, created_at, limits, auth';
+/** Columns of a `log_lines` insert, in the order of `logRow`. */
+const LOG_INSERT = 'INSERT INTO log_lines (app, function, version_id, request_id, trace_id, level, message, time_ms, bytes) VALUES ';
+/** Rows per multi-row log insert; smaller remainders go in power-of-two chunks (few cached statements). */
+const LOG_INSERT_ROWS = 64;
+/** The insert of 64, 32, …, 1 rows, by row count. */
+const LOG_INSERT_SQL = new Map(Array.from({ length: 7 }, (_, i) => 2 ** i).map((rows) => [rows, LOG_INSERT + Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')]));
+
+function logRow(line: LogLine): SQLInputValue[] {
+  return [line.app, line.function, line.versionId, line.requestId, line.traceId ?? null, line.level, line.message, line.time, logLineBytes(line)];
+}
 const KEY_COLUMNS = 'id, name, role, apps, hash, created_at, revoked_at';
 
 function str(row: Row, column: string): string {
@@ -412,6 +429,84 @@ class SqliteStore implements Store {
     if (query.apps.length === 0) return [];
     const marks = query.apps.map(() => '?').join(', ');
     return this.#db.prepare(`SELECT * FROM audit_log WHERE id < ? AND app IN (${marks}) ORDER BY id DESC LIMIT ?`).all(before, ...query.apps, query.limit).map((row) => toAudit(row as Row));
+  }
+
+  // --- log lines (see log-lines.ts and migration 003) -----------------------------------------
+
+  async appendLogs(lines: readonly LogLine[], bounds: LogBounds): Promise<void> {
+    checkLogLines(lines);
+    checkLogBounds(bounds);
+    if (lines.length === 0) return;
+    const batches = groupLogBatch(lines, bounds.ringSize);
+    this.#tx(() => {
+      for (const batch of batches) this.#appendAppLogs(batch, bounds);
+    });
+  }
+
+  /** Inside a transaction: insert one app's lines, update its usage, trim to the ring size and the budget. */
+  #appendAppLogs(batch: AppBatch, bounds: LogBounds): void {
+    const { app } = batch;
+    for (let at = 0; at < batch.lines.length;) {
+      let rows = LOG_INSERT_ROWS;
+      while (rows > batch.lines.length - at) rows /= 2;
+      const chunk = batch.lines.slice(at, at + rows);
+      this.#run(LOG_INSERT_SQL.get(rows) as string, ...chunk.flatMap(logRow));
+      at += rows;
+    }
+    let total = 0;
+    const bytesByFn = new Map<string, number>();
+    for (const line of batch.lines) {
+      const bytes = logLineBytes(line);
+      total += bytes;
+      bytesByFn.set(line.function, (bytesByFn.get(line.function) ?? 0) + bytes);
+    }
+    for (const [fn, count] of batch.counts) {
+      this.#run(
+        'INSERT INTO log_function_usage (app, function, line_count, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (app, function) DO UPDATE SET line_count = line_count + excluded.line_count, bytes = bytes + excluded.bytes',
+        app, fn, count, bytesByFn.get(fn) ?? 0,
+      );
+    }
+    this.#run('INSERT INTO log_app_usage (app, bytes) VALUES (?, ?) ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes', app, total);
+    for (const row of this.#all('SELECT function, line_count FROM log_function_usage WHERE app = ?', app)) {
+      const fn = str(row, 'function');
+      const count = Number(row.line_count);
+      if (!batch.counts.has(fn) || count <= bounds.ringSize) continue;
+      const oldest = this.#oldestLogRows(app, fn, 0, count - bounds.ringSize);
+      if (oldest.ids.length > 0) this.#deleteLogsUpTo(app, fn, oldest.ids.at(-1) as number, oldest.ids.length, oldest.bytes.reduce((a, b) => a + b, 0));
+    }
+    const appBytes = Number((this.#get('SELECT bytes FROM log_app_usage WHERE app = ?', app) as Row).bytes);
+    if (appBytes <= bounds.appMaxBytes) return;
+    const counts = this.#all('SELECT function, line_count FROM log_function_usage WHERE app = ? AND line_count > 0', app).map((row) => ({ function: str(row, 'function'), lines: Number(row.line_count) }));
+    const lines = counts.reduce((sum, c) => sum + c.lines, 0);
+    const planner = new BudgetTrimPlanner(counts, appBytes - bounds.appMaxBytes, lines === 0 ? 0 : appBytes / lines);
+    for (let want = planner.next(); want !== null; want = planner.next()) planner.feed(this.#oldestLogRows(app, want.function, want.afterId, want.limit));
+    for (const step of planner.steps()) this.#deleteLogsUpTo(app, step.function, step.lastId, step.lines, step.bytes);
+  }
+
+  /** A function's oldest rows after `afterId` (0: from the start), at most `limit`. */
+  #oldestLogRows(app: string, fn: string, afterId: number, limit: number): OldestRows {
+    const rows = this.#all('SELECT id, bytes FROM log_lines WHERE app = ? AND function = ? AND id > ? ORDER BY id LIMIT ?', app, fn, afterId, limit);
+    return { ids: rows.map((row) => Number(row.id)), bytes: rows.map((row) => Number(row.bytes)) };
+  }
+
+  /** Inside a transaction: delete a function's lines up to `lastId` and take them off the usage counters. */
+  #deleteLogsUpTo(app: string, fn: string, lastId: number, lines: number, bytes: number): void {
+    this.#run('DELETE FROM log_lines WHERE app = ? AND function = ? AND id <= ?', app, fn, lastId);
+    this.#run('UPDATE log_function_usage SET line_count = MAX(line_count - ?, 0), bytes = MAX(bytes - ?, 0) WHERE app = ? AND function = ?', lines, bytes, app, fn);
+    this.#run('UPDATE log_app_usage SET bytes = MAX(bytes - ?, 0) WHERE app = ?', bytes, app);
+  }
+
+  async readLogs(app: string, fn: string, query: LogReadQuery): Promise<StoredLogLine[]> {
+    checkLogReadQuery(query);
+    const { sql, params, newestFirst } = logReadSql(app, fn, query);
+    const lines = this.#all(`${sql} LIMIT ?`, ...params, query.limit).map(toStoredLogLine);
+    return newestFirst ? lines.reverse() : lines;
+  }
+
+  async logUsage(app: string): Promise<LogUsage> {
+    const bytes = this.#get('SELECT bytes FROM log_app_usage WHERE app = ?', app);
+    const lines = this.#get('SELECT COALESCE(SUM(line_count), 0) AS n FROM log_function_usage WHERE app = ?', app) as Row;
+    return { lines: Number(lines.n), bytes: bytes === undefined ? 0 : Number(bytes.bytes) };
   }
 }
 

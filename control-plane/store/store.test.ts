@@ -12,17 +12,20 @@ import { Worker } from 'node:worker_threads';
 import mysql from 'mysql2/promise';
 import { createTestDatabase, startMariaDb, type TestMariaDb } from '../../test/support/mariadb.ts';
 import { defaultLimits } from '../core/limits.ts';
-import type { FunctionLimits } from '../core/types.ts';
+import type { FunctionLimits, LogLine } from '../core/types.ts';
 import { computeVersionId } from '../core/versions.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { openMysqlStore } from './mysql.ts';
 import { openSqliteStore } from './sqlite.ts';
-import type { DeployInput, Store } from './store.ts';
+import { logLineBytes, logReadSql } from './log-lines.ts';
+import type { DeployInput, LogBounds, Store } from './store.ts';
 
 /** How a suite reaches one backend: open another store on the same database, inspect its migrations, clean up. */
 interface Harness {
   open(): Promise<Store>;
   countMigrationRows(): Promise<number>;
+  /** The indexes the database's planner picks for a query (empty when it scans the table). */
+  indexesFor(sql: string, params: Array<string | number>): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -34,6 +37,12 @@ function input(app: string, fn: string, code: string, extra: Partial<DeployInput
 function code(n: number | string): string {
   return `export default async function handler() { return { n: ${JSON.stringify(n)} }; }\n`;
 }
+
+function logLine(app: string, fn: string, n: number, extra: Partial<LogLine> = {}): LogLine {
+  return { app, function: fn, versionId: 'v1', requestId: `req-${n}`, level: 'info', message: `line ${n}`, time: 1_000 + n, ...extra };
+}
+
+const ROOMY: LogBounds = { ringSize: 1000, appMaxBytes: 8 * 1024 * 1024 };
 
 function contractSuite(makeHarness: () => Promise<Harness>): void {
   let harness: Harness;
@@ -229,6 +238,158 @@ function contractSuite(makeHarness: () => Promise<Harness>): void {
     await assert.rejects(store.createApiKey({ ...key, id: 'key_3' }), { code: 'E_CONFLICT' }, 'the hash is unique');
   });
 
+  it('log lines survive a restart: another store opened on the same database reads them back, trace id included', async () => {
+    const writer = await harness.open();
+    try {
+      await writer.appendLogs([logLine('durable', 'fn', 1, { traceId: '0af7651916cd43dd8448eb211c80319c' }), logLine('durable', 'fn', 2)], ROOMY);
+    } finally {
+      await writer.close();
+    }
+    const reader = await harness.open();
+    try {
+      const lines = await reader.readLogs('durable', 'fn', { limit: 10 });
+      assert.deepEqual(lines.map(({ id: _id, ...line }) => line), [logLine('durable', 'fn', 1, { traceId: '0af7651916cd43dd8448eb211c80319c' }), logLine('durable', 'fn', 2)]);
+      assert.ok(lines.every((line) => Number.isSafeInteger(line.id) && line.id > 0));
+      assert.ok((lines[1]?.id ?? 0) > (lines[0]?.id ?? 0), 'ids increase in append order');
+      assert.equal('traceId' in (lines[1] as object), false, 'a line without a trace id has no traceId field');
+      assert.deepEqual(await reader.logUsage('durable'), { lines: 2, bytes: logLineBytes(lines[0] as LogLine) + logLineBytes(lines[1] as LogLine) });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('each function keeps its newest ringSize lines across batches; another function keeps its own', async () => {
+    const bounds: LogBounds = { ringSize: 5, appMaxBytes: ROOMY.appMaxBytes };
+    for (let batch = 0; batch < 4; batch++) await store.appendLogs([0, 1, 2].map((i) => logLine('ring', 'busy', batch * 3 + i)), bounds);
+    await store.appendLogs([logLine('ring', 'calm', 100)], bounds);
+    await store.appendLogs(Array.from({ length: 12 }, (_, i) => logLine('ring', 'burst', i)), bounds);
+    assert.deepEqual((await store.readLogs('ring', 'busy', { limit: 100 })).map((l) => l.message), ['line 7', 'line 8', 'line 9', 'line 10', 'line 11']);
+    assert.deepEqual((await store.readLogs('ring', 'burst', { limit: 100 })).map((l) => l.message), ['line 7', 'line 8', 'line 9', 'line 10', 'line 11'], 'one batch longer than the ring keeps its tail');
+    assert.deepEqual((await store.readLogs('ring', 'calm', { limit: 100 })).map((l) => l.message), ['line 100']);
+    assert.equal((await store.logUsage('ring')).lines, 11, 'the usage counters follow the trimming');
+  });
+
+  it('an app over its byte budget loses the oldest lines of its fullest function, and no other app loses any', async () => {
+    const line = (app: string, fn: string, n: number) => logLine(app, fn, n, { message: `${n} ${'x'.repeat(500)}` });
+    const perLine = logLineBytes(line('a', 'b', 10));
+    const bounds: LogBounds = { ringSize: 1000, appMaxBytes: perLine * 20 };
+    await store.appendLogs(Array.from({ length: 30 }, (_, i) => line('budget-other', 'fn', i + 10)), { ...bounds, appMaxBytes: perLine * 100 });
+    await store.appendLogs(Array.from({ length: 3 }, (_, i) => line('budget', 'quiet', i + 10)), bounds);
+    for (let batch = 0; batch < 5; batch++) await store.appendLogs(Array.from({ length: 10 }, (_, i) => line('budget', 'chatty', 10 + batch * 10 + i)), bounds);
+    const usage = await store.logUsage('budget');
+    assert.ok(usage.bytes <= bounds.appMaxBytes, `the app holds ${usage.bytes} bytes, over its budget of ${bounds.appMaxBytes}`);
+    assert.equal(usage.bytes, perLine * 20, 'it keeps as much as fits');
+    const quiet = await store.readLogs('budget', 'quiet', { limit: 100 });
+    const chatty = await store.readLogs('budget', 'chatty', { limit: 100 });
+    assert.equal(quiet.length, 3, 'the quiet function keeps its lines');
+    assert.deepEqual(chatty.map((l) => l.time), Array.from({ length: 17 }, (_, i) => 1_000 + 43 + i), 'the chatty function keeps its newest lines');
+    assert.equal((await store.readLogs('budget-other', 'fn', { limit: 100 })).length, 30, 'another app keeps every line');
+    assert.equal((await store.logUsage('budget-other')).lines, 30);
+  });
+
+  it('readLogs filters by requestId, level and since, and returns the newest limit lines oldest first', async () => {
+    const levels: LogLine['level'][] = ['debug', 'info', 'warn', 'error'];
+    await store.appendLogs(Array.from({ length: 12 }, (_, i) => logLine('filters', 'fn', i, { requestId: `req-${i % 3}`, level: levels[i % 4] as LogLine['level'] })), ROOMY);
+    await store.appendLogs([logLine('filters', 'other', 99)], ROOMY);
+    const read = async (query: Partial<Parameters<Store['readLogs']>[2]>) => (await store.readLogs('filters', 'fn', { limit: 100, ...query })).map((l) => l.message);
+    assert.equal((await read({})).length, 12, 'only the function\'s own lines');
+    assert.deepEqual(await read({ requestId: 'req-1' }), ['line 1', 'line 4', 'line 7', 'line 10']);
+    assert.deepEqual(await read({ minLevel: 'warn' }), ['line 2', 'line 3', 'line 6', 'line 7', 'line 10', 'line 11']);
+    assert.deepEqual(await read({ sinceMs: 1_009 }), ['line 9', 'line 10', 'line 11']);
+    assert.deepEqual(await read({ limit: 2 }), ['line 10', 'line 11']);
+    assert.deepEqual(await read({ requestId: 'req-2', minLevel: 'error', sinceMs: 1_000 }), ['line 11']);
+    assert.deepEqual(await read({ requestId: 'nobody' }), []);
+    assert.deepEqual(await store.readLogs('filters', 'missing', { limit: 5 }), []);
+  });
+
+  it('lines keep their append order at equal times, and afterId pages forward without skipping or repeating', async () => {
+    await store.appendLogs([logLine('order', 'fn', 1, { time: 5_000, message: 'b' }), logLine('order', 'fn', 2, { time: 5_000, message: 'a' }), logLine('order', 'fn', 3, { time: 4_000, message: 'early' })], ROOMY);
+    await store.appendLogs([logLine('order', 'fn', 4, { time: 5_000, message: 'c' })], ROOMY);
+    assert.deepEqual((await store.readLogs('order', 'fn', { limit: 10 })).map((l) => l.message), ['early', 'b', 'a', 'c'], 'time order, ties in append order');
+    assert.deepEqual((await store.readLogs('order', 'fn', { limit: 2 })).map((l) => l.message), ['a', 'c']);
+    const pages: string[][] = [];
+    let after = 0;
+    for (;;) {
+      const page = await store.readLogs('order', 'fn', { limit: 2, afterId: after });
+      if (page.length === 0) break;
+      pages.push(page.map((l) => l.message));
+      after = page.at(-1)?.id ?? after;
+    }
+    assert.deepEqual(pages, [['b', 'a'], ['early', 'c']], 'after a cursor: append order, oldest first');
+  });
+
+  it('concurrent appends to one function: a follower paging by afterId sees every line exactly once', async () => {
+    // Fewer writers than pooled connections, so the follower's reads interleave with their commits.
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      for (let round = 0; round < 10; round++) await store.appendLogs([0, 1].map((i) => logLine('follow', 'fn', (w * 10 + round) * 2 + i, { time: 7_000 })), ROOMY);
+    });
+    const seen: number[] = [];
+    let after = 0;
+    let done = false;
+    const all = Promise.all(writers).finally(() => { done = true; });
+    for (let last = false; !last;) {
+      last = done;
+      const page = await store.readLogs('follow', 'fn', { limit: 7, afterId: after });
+      for (const line of page) seen.push(line.id);
+      after = page.at(-1)?.id ?? after;
+      if (page.length === 7) last = false;
+    }
+    await all;
+    const stored = await store.readLogs('follow', 'fn', { limit: 1000 });
+    assert.equal(stored.length, 120);
+    assert.deepEqual(seen, stored.map((l) => l.id).sort((a, b) => a - b), 'every line once, in id order');
+    assert.deepEqual(await store.logUsage('follow'), { lines: 120, bytes: stored.reduce((sum, l) => sum + logLineBytes(l), 0) }, 'no lost counter update');
+  });
+
+  it('every shape of log read and the trim queries are served by an index on (app, function, …)', async () => {
+    // Many apps, as in production, so the planner's statistics show what (app, function) selects.
+    for (let app = 0; app < 10; app++) await store.appendLogs(Array.from({ length: 60 }, (_, i) => logLine(`plans-${app}`, `fn-${i % 3}`, i)), ROOMY);
+    const queries: Array<Parameters<Store['readLogs']>[2]> = [
+      { limit: 10 }, { limit: 10, sinceMs: 1_005 }, { limit: 10, requestId: 'req-1' }, { limit: 10, minLevel: 'warn' },
+      { limit: 10, afterId: 3 }, { limit: 10, afterId: 3, requestId: 'req-1', sinceMs: 1_000, minLevel: 'info' },
+    ];
+    for (const query of queries) {
+      const { sql, params } = logReadSql('plans-3', 'fn-1', query);
+      const used = await harness.indexesFor(`${sql} LIMIT 10`, params);
+      assert.ok(used.length > 0 && used.every((name) => name.startsWith('log_lines_by_')), `${JSON.stringify(query)} uses ${JSON.stringify(used)}`);
+    }
+    for (const sql of ['SELECT id, bytes FROM log_lines WHERE app = ? AND function = ? ORDER BY id LIMIT 10', 'SELECT id FROM log_lines WHERE app = ? AND function = ? AND id <= ?']) {
+      const used = await harness.indexesFor(sql, sql.includes('id <=') ? ['plans-3', 'fn-1', 5] : ['plans-3', 'fn-1']);
+      assert.deepEqual(used, ['log_lines_by_function'], sql);
+    }
+  });
+
+  it('a malformed log line is refused with E_VALIDATION naming it, and nothing of its batch is written', async () => {
+    const good = logLine('bad-input', 'fn', 1);
+    const cases: Array<[unknown, string]> = [
+      [{ ...good, level: 'loud' }, 'lines[1].level'],
+      [{ ...good, app: 'Not An App' }, 'lines[1].app'],
+      [{ ...good, time: -5 }, 'lines[1].time'],
+      [{ ...good, time: 1.5 }, 'lines[1].time'],
+      [{ ...good, requestId: '' }, 'lines[1].requestId'],
+      [{ ...good, message: 'x'.repeat(70_000) }, 'lines[1].message'],
+      [{ ...good, traceId: 42 }, 'lines[1].traceId'],
+      [null, 'lines[1].line'],
+    ];
+    for (const [bad, field] of cases) {
+      await assert.rejects(store.appendLogs([good, bad as LogLine], ROOMY), (error: { code?: string; status?: number; details?: { field?: string }; message?: string }) => {
+        assert.equal(error.code, 'E_VALIDATION');
+        assert.equal(error.status, 400);
+        assert.equal(error.details?.field, field);
+        assert.match(error.message ?? '', /^log line 1: /);
+        return true;
+      });
+    }
+    await assert.rejects(store.appendLogs('nope' as unknown as LogLine[], ROOMY), { code: 'E_VALIDATION', details: { field: 'lines' } });
+    await assert.rejects(store.appendLogs([good], { ringSize: 0, appMaxBytes: 1 }), { code: 'ERR_INVALID_ARG_VALUE', message: /ringSize/ });
+    await assert.rejects(store.appendLogs([good], { ringSize: 1, appMaxBytes: 1.5 }), { code: 'ERR_INVALID_ARG_VALUE', message: /appMaxBytes/ });
+    await assert.rejects(store.readLogs('bad-input', 'fn', { limit: 0 }), { code: 'E_VALIDATION', details: { field: 'limit' } });
+    await assert.rejects(store.readLogs('bad-input', 'fn', { limit: 5, afterId: -1 }), { code: 'E_VALIDATION', details: { field: 'after' } });
+    await assert.rejects(store.readLogs('bad-input', 'fn', { limit: 5, minLevel: 'loud' as LogLine['level'] }), { code: 'E_VALIDATION', details: { field: 'level' } });
+    assert.deepEqual(await store.readLogs('bad-input', 'fn', { limit: 10 }), []);
+    assert.deepEqual(await store.logUsage('bad-input'), { lines: 0, bytes: 0 });
+  });
+
   it('a closed store answers E_STORE_UNAVAILABLE and close is idempotent', async () => {
     const other = await harness.open();
     await other.ping();
@@ -249,6 +410,15 @@ describe('SQLite store', () => {
         const db = new DatabaseSync(file, { readOnly: true });
         try {
           return Number((db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n);
+        } finally {
+          db.close();
+        }
+      },
+      async indexesFor(sql, params) {
+        const db = new DatabaseSync(file, { readOnly: true });
+        try {
+          const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
+          return plan.map((row) => /USING (?:COVERING )?INDEX (\w+)/.exec(row.detail)?.[1]).filter((name): name is string => name !== undefined);
         } finally {
           db.close();
         }
@@ -333,6 +503,16 @@ describe('MariaDB store', () => {
         try {
           const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM schema_migrations');
           return Number(rows[0]?.n);
+        } finally {
+          await conn.end();
+        }
+      },
+      async indexesFor(sql, params) {
+        const conn = await mysql.createConnection(url);
+        try {
+          await conn.query('ANALYZE TABLE log_lines');
+          const [rows] = await conn.query<mysql.RowDataPacket[]>(`EXPLAIN ${sql}`, params);
+          return rows.map((row) => row.key as string | null).filter((name): name is string => name !== null);
         } finally {
           await conn.end();
         }

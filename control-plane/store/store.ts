@@ -8,7 +8,7 @@
  * written. Methods throw `PlatformError`s from `control-plane/errors.ts` for expected failures
  * (not found, conflict) and let unexpected driver errors through.
  */
-import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, VersionInfo, VersionWithCode } from '../core/types.ts';
+import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, LogLine, VersionInfo, VersionWithCode } from '../core/types.ts';
 
 /** Input of `Store.deploy`. Names are validated by the core before they reach the store. */
 export interface DeployInput {
@@ -105,6 +105,46 @@ export interface AliasMove {
   actor: string;
 }
 
+/** A captured log line as stored: `id` increases in append order (the `after` cursor of reads). */
+export type StoredLogLine = LogLine & { id: number };
+
+/**
+ * Bounds `Store.appendLogs` enforces in the same transaction as the insert (the rule of the
+ * in-memory ring they replace): each app/function keeps its newest `ringSize` lines; an app over
+ * `appMaxBytes` (lines counted by `logLineBytes` in `log-lines.ts`) loses the oldest lines of its
+ * function holding the most lines, until it is within budget. Other apps are never touched.
+ */
+export interface LogBounds {
+  /** Lines kept per app/function (1..1_000_000). */
+  ringSize: number;
+  /** Bytes kept per app across its functions (1..2^40). */
+  appMaxBytes: number;
+}
+
+/** Filters of `Store.readLogs`; all optional but `limit`. */
+export interface LogReadQuery {
+  /** Most lines returned (a positive integer). */
+  limit: number;
+  /** Only lines with `time >= sinceMs` (epoch milliseconds). */
+  sinceMs?: number;
+  /**
+   * Only lines with `id > afterId`, and then the *oldest* `limit` of them in append (id) order,
+   * so a follower paging with the last id it saw neither skips nor repeats a line.
+   */
+  afterId?: number;
+  /** Only lines of this invocation. */
+  requestId?: string;
+  /** Only lines of this level and above (`warn` keeps warn and error). */
+  minLevel?: LogLine['level'];
+}
+
+/** Stored log volume of one app, as counted for its budget. */
+export interface LogUsage {
+  lines: number;
+  /** Sum of `logLineBytes` over its lines. */
+  bytes: number;
+}
+
 export interface Store {
   /** Which backend this is, for logs and `/readyz`. */
   readonly kind: 'sqlite' | 'mysql';
@@ -180,4 +220,23 @@ export interface Store {
   appendAudit(entry: AuditInput): Promise<void>;
   /** Audit records, newest first; `apps` null for every app (and platform-level records), else only those apps. */
   listAudit(query: { apps: string[] | null; limit: number; beforeId?: number }): Promise<AuditEntry[]>;
+
+  /**
+   * Append captured log lines in one transaction (multi-row inserts), then trim to `bounds` in the
+   * same transaction. Appends to one app are serialised (SQLite: the write lock; MySQL: the app's
+   * `log_app_usage` row), so within an app ids are committed in increasing order and an `afterId`
+   * reader never misses a line that commits later with a smaller id.
+   * @throws PlatformError E_VALIDATION naming `lines[i].field` for a malformed line (nothing is
+   *   written); TypeError ERR_INVALID_ARG_VALUE for bad bounds; E_STORE_UNAVAILABLE when closed
+   */
+  appendLogs(lines: readonly LogLine[], bounds: LogBounds): Promise<void>;
+  /**
+   * Log lines of one function, through an index on (app, function, …). Without `afterId`: the
+   * newest `limit` matches by (time, id), returned oldest first. With `afterId`: the oldest `limit`
+   * matches after it, in id order. Equal times keep their append (id) order.
+   * @throws PlatformError E_VALIDATION for a bad query (limit, sinceMs, afterId, minLevel)
+   */
+  readLogs(app: string, fn: string, query: LogReadQuery): Promise<StoredLogLine[]>;
+  /** Lines and bytes an app holds, as counted for its budget (zeros when none). */
+  logUsage(app: string): Promise<LogUsage>;
 }

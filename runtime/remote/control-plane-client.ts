@@ -208,7 +208,7 @@ export class RemoteControlPlane implements RuntimeControlPlane {
     return flight;
   }
 
-  /** Queue lines for the control plane's log ring (batched; dropped and counted when it is away). Never rejects. */
+  /** Queue lines for the control plane's log store (batched; dropped and counted when it is away). Never rejects. */
   async appendLogs(lines: LogLine[]): Promise<void> {
     this.#logs.push(lines);
   }

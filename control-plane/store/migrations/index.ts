@@ -10,6 +10,7 @@
  */
 import { init } from './001-init.ts';
 import { rolesAuditConfig } from './002-roles-audit-config.ts';
+import { logLines } from './003-log-lines.ts';
 
 /** One schema step: statements per dialect, each executed on its own (no multi-statement strings). */
 export interface Migration {
@@ -22,4 +23,4 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. */
-export const MIGRATIONS: readonly Migration[] = Object.freeze([init, rolesAuditConfig]);
+export const MIGRATIONS: readonly Migration[] = Object.freeze([init, rolesAuditConfig, logLines]);
