@@ -44,6 +44,18 @@ export function logLineBytes(line: Pick<LogLine, 'message'>): number {
   return line.message.length * 2 + MIN_LINE_BYTES;
 }
 
+/** The bytes of a batch of one app's lines (`logLineBytes` each): in total and per function. */
+export function batchBytes(lines: readonly Pick<LogLine, 'function' | 'message'>[]): { total: number; byFunction: Map<string, number> } {
+  let total = 0;
+  const byFunction = new Map<string, number>();
+  for (const line of lines) {
+    const bytes = logLineBytes(line);
+    total += bytes;
+    byFunction.set(line.function, (byFunction.get(line.function) ?? 0) + bytes);
+  }
+  return { total, byFunction };
+}
+
 /** A short description of a refused value for an error message. */
 function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);

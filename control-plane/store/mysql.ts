@@ -19,7 +19,7 @@ import { isPlatformError } from '../../runtime/errors.ts';
 import { cpError } from '../errors.ts';
 import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, LogLine, VersionInfo, VersionWithCode } from '../core/types.ts';
 import {
-  checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
+  batchBytes, checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
 } from './log-lines.ts';
 import { BudgetTrimPlanner, type OldestRows } from './log-budget.ts';
 import { MIGRATIONS } from './migrations/index.ts';
@@ -556,13 +556,7 @@ class MysqlStore implements Store {
    */
   async #appendAppLogs(conn: PoolConnection, batch: AppBatch, bounds: LogBounds): Promise<void> {
     const { app } = batch;
-    let total = 0;
-    const bytesByFn = new Map<string, number>();
-    for (const line of batch.lines) {
-      const bytes = logLineBytes(line);
-      total += bytes;
-      bytesByFn.set(line.function, (bytesByFn.get(line.function) ?? 0) + bytes);
-    }
+    const { total, byFunction: bytesByFn } = batchBytes(batch.lines);
     await this.#exec('INSERT INTO log_app_usage (app, bytes) VALUES (?, ?) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)', [app, total], conn);
     for (let at = 0; at < batch.lines.length; at += LOG_INSERT_ROWS) {
       const rows = batch.lines.slice(at, at + LOG_INSERT_ROWS).map(logRow);

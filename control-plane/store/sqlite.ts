@@ -12,7 +12,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { cpError } from '../errors.ts';
 import type { AppInfo, AuthMode, CanarySplit, FunctionInfo, FunctionLimits, LogLine, VersionInfo, VersionWithCode } from '../core/types.ts';
 import {
-  checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
+  batchBytes, checkLogBounds, checkLogLines, checkLogReadQuery, groupLogBatch, logLineBytes, logReadSql, toStoredLogLine, type AppBatch,
 } from './log-lines.ts';
 import { BudgetTrimPlanner, type OldestRows } from './log-budget.ts';
 import { MIGRATIONS } from './migrations/index.ts';
@@ -453,13 +453,7 @@ class SqliteStore implements Store {
       this.#run(LOG_INSERT_SQL.get(rows) as string, ...chunk.flatMap(logRow));
       at += rows;
     }
-    let total = 0;
-    const bytesByFn = new Map<string, number>();
-    for (const line of batch.lines) {
-      const bytes = logLineBytes(line);
-      total += bytes;
-      bytesByFn.set(line.function, (bytesByFn.get(line.function) ?? 0) + bytes);
-    }
+    const { total, byFunction: bytesByFn } = batchBytes(batch.lines);
     for (const [fn, count] of batch.counts) {
       this.#run(
         'INSERT INTO log_function_usage (app, function, line_count, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (app, function) DO UPDATE SET line_count = line_count + excluded.line_count, bytes = bytes + excluded.bytes',
