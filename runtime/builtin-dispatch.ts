@@ -202,8 +202,10 @@ function need<T>(value: T | undefined, name: string): T {
 /** Add the invocation's traceparent to a fetch's headers unless the function set one. */
 function withTraceparent(args: unknown[], traceparent: string): unknown[] {
   if (traceparent === '') return args;
-  const [url, init] = args;
-  if (init !== undefined && (typeof init !== 'object' || init === null)) return args;
+  const [url, given0] = args;
+  // An omitted init crosses the isolate boundary as JSON null.
+  const init = given0 === null ? undefined : given0;
+  if (init !== undefined && typeof init !== 'object') return args;
   const given = (init as { headers?: unknown } | undefined)?.headers;
   if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) return args;
   const headers = { ...(given as Record<string, unknown> | undefined) };

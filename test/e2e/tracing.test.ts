@@ -16,6 +16,10 @@ interface OtlpSpan {
 
 const spans: OtlpSpan[] = [];
 let receiver: Server;
+/** A loopback upstream for ctx.fetch that keeps the traceparent of every request. */
+let upstream: Server;
+let upstreamPort = 0;
+const upstreamTraceparents: string[] = [];
 let p: TestPlatform;
 
 before(async () => {
@@ -33,11 +37,19 @@ before(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const address = receiver.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  p = await startPlatform({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` } });
+  upstream = createServer((req, res) => {
+    upstreamTraceparents.push(String(req.headers.traceparent ?? ''));
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const up = upstream.address();
+  upstreamPort = typeof up === 'object' && up !== null ? up.port : 0;
+  p = await startPlatform({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, FAAS_FETCH_ALLOW_ADDRESSES: `127.0.0.1:${upstreamPort}` } });
 });
 after(async () => {
   await p?.stop();
   await new Promise((resolve) => receiver?.close(resolve));
+  await new Promise((resolve) => upstream?.close(resolve));
 });
 
 const attr = (span: OtlpSpan, key: string) => {
@@ -98,4 +110,33 @@ test('without a traceparent an invocation starts its own trace; a failed builtin
   assert.equal(attr(incr, 'faas.outcome'), 'error');
   assert.equal(attr(incr, 'faas.error.code'), 'E_REDIS_ERROR');
   assert.equal(incr.status?.code, 2, 'STATUS_CODE_ERROR');
+});
+
+test('traceparent is propagated on the way out: ctx.rpc.call continues the trace in the callee, ctx.fetch sends it upstream', async () => {
+  const settings = await api(p, '/apps/traced/settings', { method: 'PUT', body: { fetchAllowlist: ['127.0.0.1'] } });
+  assert.ok(settings.status < 300, JSON.stringify(settings.body));
+  await deploy(p, 'traced', 'callee', `export default async () => 'callee'`);
+  await deploy(p, 'traced', 'caller', `export default async (req, ctx) => {
+    const viaRpc = await ctx.rpc.call('callee', {});
+    const res = await ctx.fetch('http://127.0.0.1:${upstreamPort}/ping');
+    return { viaRpc, viaFetch: await res.text() };
+  }`);
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const r = await invoke(p, 'traced', 'caller', '/', { headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { viaRpc: 'callee', viaFetch: 'pong' });
+
+  const got = await spansOf(traceId, 5);
+  const root = got.find((s) => s.name === 'invoke traced/caller');
+  assert.ok(root, `no caller span among ${got.map((s) => s.name).join(', ')}`);
+  const rpcSpan = got.find((s) => s.name.startsWith('rpc ') && s.parentSpanId === root.spanId);
+  assert.ok(rpcSpan, `no rpc span under the caller: ${got.map((s) => `${s.name}<-${s.parentSpanId}`).join(', ')}`);
+  const callee = got.find((s) => s.name === 'invoke traced/callee');
+  assert.ok(callee, 'the callee\'s invocation is in the same trace');
+  assert.ok(callee.parentSpanId === rpcSpan.spanId || callee.parentSpanId === root.spanId, `the callee continues the caller's trace under its rpc span (parent ${callee.parentSpanId})`);
+  const fetchSpan = got.find((s) => s.name.startsWith('fetch ') && s.parentSpanId === root.spanId);
+  assert.ok(fetchSpan, 'a fetch span under the caller');
+  const sent = upstreamTraceparents.at(-1) ?? '';
+  assert.match(sent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`), `the upstream got the trace: ${sent}`);
+  assert.notEqual(sent.split('-')[2], '00f067aa0ba902b7');
 });
