@@ -396,11 +396,15 @@ class CoreControlPlane implements ControlPlane {
     validateName('app', app);
     authorize(actor, 'authkeys:rotate', app);
     await this.#requireApp(app);
-    const existing = (await this.#store.listSigningKeys(app)).filter((k) => k.retiredAt === null);
+    const all = await this.#store.listSigningKeys(app);
+    const existing = all.filter((k) => k.retiredAt === null);
     const now = new Date().toISOString();
     // The newest key keeps verifying (tokens it signed stay valid); anything older is retired.
     const retire = existing.slice(1).map((k) => ({ kid: k.kid, at: now }));
-    const key = newSigningKey(now);
+    // Keys are ordered by creation time: a rotation in the same millisecond as the newest key's
+    // creation must still sort after it (ties would fall back to the random kid).
+    const newest = all.reduce((max, k) => Math.max(max, Date.parse(k.createdAt)), 0);
+    const key = newSigningKey(new Date(Math.max(Date.now(), newest + 1)).toISOString());
     await this.#store.addSigningKey(app, { ...key, secret: this.#box.seal(key.secret, signingOwner(app, key.kid)) }, {
       retire, audit: { actor: actor.name, action: 'authkey.rotate', app, function: null, target: key.kid },
     });
