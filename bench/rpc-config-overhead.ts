@@ -13,6 +13,7 @@
  * Run: `node --no-node-snapshot bench/rpc-config-overhead.ts` (knob: `BENCH_RPC_CALLS`, calls per
  * round, default 500; 5 rounds). Prints a markdown table with medians over rounds.
  */
+import { readFile } from 'node:fs/promises';
 import { percentile, table } from './harness/stats.ts';
 import { startPlatform } from './peers/platform.ts';
 
@@ -42,10 +43,10 @@ try {
     for (let i = 0; i < n; i++) v = await Promise.resolve('eu');
     return { config, constant: Date.now() - t, v };
   };`, LOOP_LIMITS);
-  const key = (await import('node:fs/promises')).readFile(`${platform.dataDir}/admin.key`, 'utf8');
+  const key = (await readFile(`${platform.dataDir}/admin.key`, 'utf8')).trim();
   const put = await fetch(`${platform.base}/api/apps/${APP}/functions/cfg/config/REGION`, {
     method: 'PUT',
-    headers: { authorization: `Bearer ${(await key).trim()}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ value: 'eu' }),
   });
   if (put.status !== 204) throw new Error(`config PUT: ${put.status} ${await put.text()}`);

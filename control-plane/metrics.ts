@@ -55,16 +55,16 @@ export class ControlPlaneMetrics {
   }
 
   /**
-   * Count the API's requests on `app` (an `onResponse` hook). Requests outside `prefix` (the
-   * gateway's `/fn`, `/metrics`, the console's files) are not counted.
+   * Count every request of `scope` (register it in the API's encapsulated `/api` context, so the
+   * gateway's `/fn` requests never run this hook): route template, method, status class, time.
    */
-  instrumentHttp(app: FastifyInstance, prefix = '/api'): void {
-    app.addHook('onResponse', async (request, reply) => {
-      if (!request.url.startsWith(prefix)) return;
+  instrumentHttp(scope: FastifyInstance): void {
+    scope.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? '(unmatched)';
       const method = HTTP_METHODS.has(request.method) ? request.method : 'OTHER';
       this.httpRequests.inc({ route, method, status: `${Math.floor(reply.statusCode / 100)}xx` });
       this.httpDuration.observe({ route, method }, reply.elapsedTime / 1000);
+      done();
     });
   }
 

@@ -115,6 +115,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     return n;
   };
   const list = (name: string): string[] => (env[name] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  // The workers read FAAS_POOL_* themselves (they inherit the environment); a bad value there would
+  // make every worker fail at start, so it is refused here, before anything starts.
+  for (const name of ['FAAS_POOL_MAX_ISOLATES', 'FAAS_POOL_MAX_CONCURRENCY', 'FAAS_POOL_IDLE_TIMEOUT_MS', 'FAAS_POOL_QUEUE_TIMEOUT_MS']) int(name, 1, 1);
+  if (!['', '0', '1', undefined].includes(env.FAAS_POOL_SPARE)) throw configError(`FAAS_POOL_SPARE must be 1 (keep a spare isolate per worker) or 0 (none), got ${JSON.stringify(env.FAAS_POOL_SPARE)}`);
   const host = env.HOST || '127.0.0.1';
   const target = env.FAAS_CONTROL_PLANE_GRPC || undefined;
   if (target !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(target)) {
@@ -207,11 +211,14 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
         return { ok, details: { store: { kind: store.kind, ok } } };
       },
     });
-    const cpMetrics = instrumentControlPlane(app, controlPlane, runtime.registry);
+    const cpMetrics = instrumentControlPlane(controlPlane, runtime.registry);
     if (config.deploySamples) await deploySamples(controlPlane, config.sampleApp, app);
     registerErrorHandler(app);
     const stats = runtime.stats;
-    await app.register(apiRoutes, { prefix: '/api', controlPlane, stats: (name) => stats.forApp(name) });
+    await app.register(async (api) => {
+      cpMetrics.instrumentHttp(api);
+      await api.register(apiRoutes, { controlPlane, stats: (name) => stats.forApp(name) });
+    }, { prefix: '/api' });
     await app.register(adminUi);
     const url = await listen(app, config);
     if (config.grpc.port !== null) grpc = await startGrpc(config, config.grpc.port, cp, app, cpMetrics);
@@ -236,10 +243,13 @@ export async function startControlPlaneRole(config: PlatformConfig): Promise<Run
   try {
     cp = await openControlPlane(config);
     const { store, controlPlane } = cp;
-    const cpMetrics = instrumentControlPlane(app, controlPlane);
+    const cpMetrics = instrumentControlPlane(controlPlane);
     if (config.deploySamples) await deploySamples(controlPlane, config.sampleApp, app);
     registerErrorHandler(app);
-    await app.register(apiRoutes, { prefix: '/api', controlPlane });
+    await app.register(async (api) => {
+      cpMetrics.instrumentHttp(api);
+      await api.register(apiRoutes, { controlPlane });
+    }, { prefix: '/api' });
     app.get('/metrics', async (_request, reply) => reply.type(cpMetrics.contentType).send(await cpMetrics.render()));
     await app.register(adminUi);
     app.get('/healthz', async () => ({ status: 'ok' }));
@@ -486,10 +496,9 @@ async function startGrpc(config: PlatformConfig, port: number, cp: OpenedControl
   return { server, tokenSource: token.source };
 }
 
-/** The control plane's metrics on `app`'s API requests and its change events (into `registry` in `faas all`). */
-function instrumentControlPlane(app: FastifyInstance, controlPlane: ControlPlane, registry?: Registry): ControlPlaneMetrics {
+/** The control plane's metrics, counting its change events (into `registry` in `faas all`); API requests are counted by `instrumentHttp` in the `/api` scope. */
+function instrumentControlPlane(controlPlane: ControlPlane, registry?: Registry): ControlPlaneMetrics {
   const metrics = new ControlPlaneMetrics(registry);
-  metrics.instrumentHttp(app);
   controlPlane.onChange((event) => metrics.observeChange(event));
   return metrics;
 }

@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { startPlatform, type PlatformPeer, type WorkerInfo } from '../peers/platform.ts';
 import { treeMemory, type TreeMemory } from '../harness/proc.ts';
+import { parseExposition } from '../../test/support/prometheus-text.ts';
 
 /** Isolates one worker process held on the bench machine before the next cold start aborted it (see the module comment). */
 export const MEASURED_ISOLATE_CEILING = 4_064;
@@ -228,10 +229,10 @@ async function poolMetrics(base: string): Promise<DensityResult['pool']> {
     const r = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const text = await r.text();
     if (r.status !== 200) return null;
-    let isolates = 0;
-    for (const m of text.matchAll(/^faas_pool_isolates\{([^}]*)\} (\S+)$/gm)) if ((m[1] ?? '').includes('app="density"')) isolates += Number(m[2]);
+    const samples = parseExposition(text);
+    const isolates = samples.filter((x) => x.name === 'faas_pool_isolates' && x.labels.app === 'density').reduce((n, x) => n + x.value, 0);
     const evictions: Record<string, number> = {};
-    for (const m of text.matchAll(/^faas_pool_evictions\{reason="([^"]+)"\} (\S+)$/gm)) evictions[m[1] as string] = Number(m[2]);
+    for (const x of samples) if (x.name === 'faas_pool_evictions' && x.labels.reason !== undefined) evictions[x.labels.reason] = x.value;
     return { isolates, evictions };
   } catch { return null; }
 }

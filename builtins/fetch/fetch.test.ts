@@ -13,25 +13,13 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isPlatformError } from '../../runtime/errors.ts';
 import type { BuiltinCall } from '../../runtime/sandbox/interface.ts';
 import { BUILTIN_ERRORS } from '../errors.ts';
 import { freePort } from '../../test/support/free-port.ts';
 import { createFetchHost, type FetchHost, type FetchHostOptions } from './host.ts';
 import { checkAllowlistEntry, classifyAddress, isBlockedHostname, matchAllowlist, parseAllowAddresses } from './policy.ts';
+import { rejectsWith } from '../../test/support/assert-platform-error.ts';
 
-/** Assert that `promise` rejects with a PlatformError of `code` whose message matches `message`. */
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<Record<string, unknown>> {
-  let details: Record<string, unknown> = {};
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isPlatformError(err), `expected a PlatformError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    if (message !== undefined) assert.match(err.message, message);
-    details = { ...err.details };
-    return true;
-  });
-  return details;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

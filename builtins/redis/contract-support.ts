@@ -3,9 +3,9 @@
  * backends every contract runs against, an assertion for PlatformError rejections, and fresh app
  * names. Test-only code.
  */
-import assert from 'node:assert/strict';
-import { isPlatformError } from '../../runtime/errors.ts';
 import { startRedis } from '../../test/support/redis-server.ts';
+
+export { rejectsWith } from '../../test/support/assert-platform-error.ts';
 import { createEmbeddedBackend, createIoredisBackend, type RedisBackend } from './backend.ts';
 
 /** A backend under test, plus a second connection to the same data (for concurrent readers). */
@@ -39,16 +39,6 @@ export const CONTRACT_TARGETS: ReadonlyArray<readonly [name: string, make: () =>
     return { backend, reader: backend, close: () => backend.close() };
   }],
 ];
-
-/** Assert that `promise` rejects with a PlatformError of `code` whose message matches `message`. */
-export async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isPlatformError(err), `expected a PlatformError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    if (message !== undefined) assert.match(err.message, message);
-    return true;
-  });
-}
 
 let appCounter = 0;
 

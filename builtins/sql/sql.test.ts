@@ -19,6 +19,7 @@ import { createSqlHost, type SqlHost, type SqlHostOptions } from './host.ts';
 import { createMysqlSqlBackend } from './mysql-backend.ts';
 import { appPassword, databaseName, userName } from './names.ts';
 import { createSqliteSqlBackend } from './sqlite-backend.ts';
+import { rejectsWith } from '../../test/support/assert-platform-error.ts';
 
 const SECRET = Buffer.alloc(32, 7);
 /** Small limits so the limit tests run fast; the defaults are checked in statement.test.ts. */
@@ -26,18 +27,6 @@ const HOST_OPTIONS: SqlHostOptions = { queryTimeoutMs: 1000, maxRows: 100, maxRe
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Assert that `promise` rejects with a PlatformError of `code` whose message matches `message`. */
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<Record<string, unknown>> {
-  let details: Record<string, unknown> = {};
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isPlatformError(err), `expected a PlatformError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    if (message !== undefined) assert.match(err.message, message);
-    details = { ...err.details };
-    return true;
-  });
-  return details;
-}
 
 let counter = 0;
 /** A fresh app name, so tests sharing a backend never see each other's tables. */
