@@ -39,27 +39,46 @@ export interface InvocationContext {
   signal: AbortSignal;
 }
 
+/** Abort reason of an ended invocation's signal (preallocated: see `InvocationRegistry.begin`). */
+const INVOCATION_ENDED = Object.freeze(Object.assign(new Error('the invocation ended'), { code: 'E_CTX_REVOKED' }));
+
 /** Live invocations of this gateway process. */
 export class InvocationRegistry {
-  readonly #live = new Map<string, { context: InvocationContext; abort: AbortController }>();
+  readonly #live = new Map<string, { context: InvocationContext; token: object }>();
 
   /**
    * Register an invocation until `end()` is called (which aborts its signal). A request id that
    * is already live gets `#2`, `#3`… appended so two clients sending the same `x-request-id`
-   * never share builtin state.
+   * never share builtin state. The signal's AbortController is made when a builtin first reads
+   * `signal` (most invocations never do), and is aborted with a preallocated reason: an
+   * AbortController per invocation, and the DOMException `abort()` builds without a reason, were
+   * ~8 % of the gateway's busy time in the benchmark's profiles.
    * @returns the registered context (with its final request id) and `end`
    */
   begin(context: Omit<InvocationContext, 'signal'>): { context: InvocationContext; end: () => void } {
     let requestId = context.requestId;
     for (let n = 2; this.#live.has(requestId); n++) requestId = `${context.requestId}#${n}`;
-    const abort = new AbortController();
-    const full: InvocationContext = Object.freeze({ ...context, requestId, signal: abort.signal });
-    this.#live.set(requestId, { context: full, abort });
+    let abort: AbortController | null = null;
+    let ended = false;
+    const full: InvocationContext = Object.freeze({
+      ...context,
+      requestId,
+      get signal(): AbortSignal {
+        if (abort === null) {
+          abort = new AbortController();
+          if (ended) abort.abort(INVOCATION_ENDED);
+        }
+        return abort.signal;
+      },
+    });
+    const token = {};
+    this.#live.set(requestId, { context: full, token });
     return {
       context: full,
       end: () => {
-        if (this.#live.get(requestId)?.abort === abort) this.#live.delete(requestId);
-        abort.abort();
+        if (this.#live.get(requestId)?.token === token) this.#live.delete(requestId);
+        ended = true;
+        abort?.abort(INVOCATION_ENDED);
       },
     };
   }

@@ -137,6 +137,11 @@ export interface Sandbox {
   readonly poisoned: boolean;
   /** Invocations served so far. */
   readonly invocations: number;
+  /**
+   * Times the sandbox entered the isolate to start handlers: invocations queued in the same
+   * event-loop turn start together, so under load this grows slower than `invocations`.
+   */
+  readonly entries: number;
   /** Run one invocation. Never rejects: failures come back as `InvocationFailed`. */
   invoke(request: FunctionRequest, meta: InvocationMeta): Promise<InvocationResult>;
   /** Heap in use, in bytes, as last sampled; `refresh` (default true) starts a new sample in the background (V8 heap statistics are read asynchronously, so a value may be one sample old). */

@@ -6,7 +6,9 @@
 //   $1  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
 //   $2  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
 //                   maxMetricSamples: number }  (the same for every version a worker runs)
-// It returns { dispatch, setHandler, configure } (the host keeps References to all three).
+//   $3  hostDone  ivm.Reference to the host's answer sink: (invocationId, replyJson) => void,
+//                 called synchronously when an invocation's handler has settled
+// It returns { dispatchBatch, current, setHandler, configure } (the host keeps References to them).
 // Nothing here depends on a version: a worker may run it ahead of need in a spare isolate. The
 // version's own values arrive once, through `configure(maxResponseBytes, filename)`, before its
 // module is compiled; `setHandler` and `dispatch` refuse to run before that.
@@ -18,7 +20,7 @@
 // Map.prototype.get, Object.prototype.toJSON, …). So every built-in this file relies on after
 // start-up is captured here first, and what it hands to the host is built from null-prototype
 // objects. The host still validates every reply: nothing here is trusted.
-(function bootstrap(hostCall, hostLog, config) {
+(function bootstrap(hostCall, hostLog, config, hostDone) {
   'use strict';
   // The version's values (see `configure` in section 5): the response size limit in bytes, and the
   // module's filename, which marks the user's frames in a stack.
@@ -31,6 +33,8 @@
   const hostCallApply = hostCall.apply;
   // Synchronous so lines are recorded before the invocation's result reaches the host.
   const hostLogApply = hostLog.applySync;
+  const hostDoneApply = hostDone.applySync;
+  const DateNow = Date.now;
   const JSONstringify = JSON.stringify;
   const JSONparse = JSON.parse;
   const ObjectFreeze = Object.freeze;
@@ -327,23 +331,34 @@
     return ObjectFreeze({ id: StringCtor(u.id), claims: freezeDeep(claims) });
   }
 
-  function makeCtx(invocationId, meta) {
+  // ctx is built per invocation, so its builtin objects are made on first use: most handlers touch
+  // one or two of them, and building all of them (58 Redis methods, sql, auth, …) cost more than
+  // the rest of a small invocation. Each getter caches what it made, so `ctx.redis === ctx.redis`.
+  function makeRedis(invocationId) {
     const redis = record();
     const commands = config.redisCommands;
     for (let i = 0; i < commands.length; i++) {
       const command = commands[i];
       redis[command] = (...args) => callHost(invocationId, 'redis', command, args);
     }
-    const log = ObjectFreeze({
+    return ObjectFreeze(redis);
+  }
+
+  function makeLog(invocationId) {
+    return ObjectFreeze({
       debug: (...args) => emitLog(invocationId, 'debug', args),
       info: (...args) => emitLog(invocationId, 'info', args),
       warn: (...args) => emitLog(invocationId, 'warn', args),
       error: (...args) => emitLog(invocationId, 'error', args),
     });
-    const call = (builtin, op) => (...args) => callHost(invocationId, builtin, op, args);
-    const sqlQuery = call('sql', 'query');
-    const sqlExecute = call('sql', 'execute');
-    const sql = ObjectFreeze({
+  }
+
+  const hostMethod = (invocationId, builtin, op) => (...args) => callHost(invocationId, builtin, op, args);
+
+  function makeSql(invocationId) {
+    const sqlQuery = hostMethod(invocationId, 'sql', 'query');
+    const sqlExecute = hostMethod(invocationId, 'sql', 'execute');
+    return ObjectFreeze({
       query: (text, params) => sqlQuery(text, params === undefined ? [] : params),
       execute: (text, params) => sqlExecute(text, params === undefined ? [] : params),
       /** Run `fn(tx)` in one transaction: committed when it resolves, rolled back when it throws. */
@@ -372,8 +387,23 @@
         return result;
       },
     });
-    const fetchCall = call('fetch', 'fetch');
-    const fetch = (url, init) => promiseThen(fetchCall(url, init), fetchResponse);
+  }
+
+  function makeFetch(invocationId) {
+    const fetchCall = hostMethod(invocationId, 'fetch', 'fetch');
+    return (url, init) => promiseThen(fetchCall(url, init), fetchResponse);
+  }
+
+  function makeMetrics(invocationId) {
+    return ObjectFreeze({
+      counter: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[0], name, value === undefined ? 1 : value, labels),
+      gauge: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[1], name, value, labels),
+      histogram: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[2], name, value, labels),
+    });
+  }
+
+  function makeCtx(invocationId, meta) {
+    let user, log, redis, sql, auth, rpc, fetch, cfg, metrics;
     return ObjectFreeze({
       app: meta.app,
       function: meta.function,
@@ -381,19 +411,23 @@
       alias: meta.alias,
       requestId: meta.requestId,
       deadline: meta.deadline,
-      user: userOf(meta),
-      log,
-      redis: ObjectFreeze(redis),
-      sql,
-      auth: ObjectFreeze({ issue: call('auth', 'issue'), verify: call('auth', 'verify') }),
-      rpc: ObjectFreeze({ call: call('rpc', 'call'), grpc: call('grpc', 'call') }),
-      fetch,
-      config: ObjectFreeze({ get: call('config', 'get'), secret: call('config', 'secret'), all: call('config', 'all') }),
-      metrics: ObjectFreeze({
-        counter: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[0], name, value === undefined ? 1 : value, labels),
-        gauge: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[1], name, value, labels),
-        histogram: (name, value, labels) => recordMetric(invocationId, METRIC_KINDS[2], name, value, labels),
-      }),
+      get user() { if (user === undefined) user = userOf(meta); return user; },
+      get log() { return log === undefined ? (log = makeLog(invocationId)) : log; },
+      get redis() { return redis === undefined ? (redis = makeRedis(invocationId)) : redis; },
+      get sql() { return sql === undefined ? (sql = makeSql(invocationId)) : sql; },
+      get auth() {
+        return auth === undefined ? (auth = ObjectFreeze({ issue: hostMethod(invocationId, 'auth', 'issue'), verify: hostMethod(invocationId, 'auth', 'verify') })) : auth;
+      },
+      get rpc() {
+        return rpc === undefined ? (rpc = ObjectFreeze({ call: hostMethod(invocationId, 'rpc', 'call'), grpc: hostMethod(invocationId, 'grpc', 'call') })) : rpc;
+      },
+      get fetch() { return fetch === undefined ? (fetch = makeFetch(invocationId)) : fetch; },
+      get config() {
+        return cfg === undefined
+          ? (cfg = ObjectFreeze({ get: hostMethod(invocationId, 'config', 'get'), secret: hostMethod(invocationId, 'config', 'secret'), all: hostMethod(invocationId, 'config', 'all') }))
+          : cfg;
+      },
+      get metrics() { return metrics === undefined ? (metrics = makeMetrics(invocationId)) : metrics; },
     });
   }
 
@@ -546,5 +580,34 @@
     return envelope(reply, state.calls, state.metrics);
   }
 
-  return { dispatch, setHandler, configure };
+  // The invocation whose handler is being started by dispatchBatch (0 between handlers), so the
+  // host can name the one whose synchronous part ran past the batch's timeout.
+  let current = 0;
+  const DISPATCH_FAILED = '{"t":"error","kind":"response","message":"the answer could not be encoded","calls":0,"metrics":[]}';
+
+  /**
+   * Start the handlers of several invocations in one host call (one isolate entry and one
+   * isolated-vm timeout for all of them instead of one each). Each answer goes to hostDone when its
+   * handler settles — during this call when the handler finishes synchronously, later when it
+   * awaits a builtin. No handler starts once `sliceMs` have passed since the first one started, so
+   * every handler that starts has the whole per-invocation budget of the call's timeout; the host
+   * dispatches the rest again. Returns how many handlers were started.
+   */
+  function dispatchBatch(ids, requestJsons, metaJsons, sliceMs) {
+    const started = DateNow();
+    let i = 0;
+    for (; i < ids.length; i++) {
+      if (i > 0 && DateNow() - started >= sliceMs) break;
+      const id = ids[i];
+      current = id;
+      const answer = (replyJson) => {
+        ReflectApply(hostDoneApply, hostDone, [undefined, [id, replyJson], { arguments: { copy: true } }]);
+      };
+      promiseThen(dispatch(id, requestJsons[i], metaJsons[i]), answer, () => answer(DISPATCH_FAILED));
+    }
+    current = 0;
+    return i;
+  }
+
+  return { dispatchBatch, current: () => current, setHandler, configure };
 })

@@ -29,12 +29,15 @@ export interface HostRoute {
   call(invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string>;
   /** The log sink (called synchronously from the isolate). */
   log(invocationId: unknown, level: unknown, message: unknown): void;
+  /** The answer sink: an invocation's handler settled with this reply JSON (called synchronously from the isolate). */
+  done(invocationId: unknown, replyJson: unknown): void;
 }
 
 /** Before a claim nothing runs in the isolate that could call the host; answer as for an ended invocation. */
 const UNCLAIMED: HostRoute = Object.freeze({
   call: async () => JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: 'no invocation is running in this isolate' } }),
   log: () => { /* nowhere to go */ },
+  done: () => { /* nothing was dispatched */ },
 });
 
 type State = 'preparing' | 'ready' | 'claimed' | 'disposed';
@@ -50,7 +53,9 @@ export class PreparedIsolate implements SpareIsolate {
   private readonly references: Array<{ release(): void }> = [];
   private route: HostRoute = UNCLAIMED;
   private state: State = 'preparing';
-  private parts: { context: ivm.Context; dispatch: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module } | null = null;
+  private parts: {
+    context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
+  } | null = null;
 
   /** @throws TypeError when `memoryLimitMiB` is not an integer ≥ 8; isolated-vm's own error when V8 cannot create an isolate. */
   constructor(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>) {
@@ -96,22 +101,24 @@ export class PreparedIsolate implements SpareIsolate {
     this.references.push(context);
     const hostCall = new ivm.Reference((id: unknown, builtin: unknown, op: unknown, args: unknown) => this.route.call(id, builtin, op, args));
     const hostLog = new ivm.Reference((id: unknown, level: unknown, message: unknown) => this.route.log(id, level, message));
-    this.references.push(hostCall, hostLog);
+    const hostDone = new ivm.Reference((id: unknown, reply: unknown) => this.route.done(id, reply));
+    this.references.push(hostCall, hostLog, hostDone);
     const config = new ivm.ExternalCopy({
       redisCommands: [...this.host.redisCommands],
       maxLogLines: this.options.maxLogLines,
       maxLogLineChars: this.options.maxLogLineChars,
       maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
     }).copyInto({ release: true });
-    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1, $2);`, [hostCall, hostLog, config], {
+    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1, $2, $3);`, [hostCall, hostLog, config, hostDone], {
       result: { reference: true },
       filename: 'faas:bootstrap',
     }) as ivm.Reference;
     this.references.push(entry);
-    const dispatch = entry.getSync('dispatch', { reference: true }) as ivm.Reference;
+    const dispatchBatch = entry.getSync('dispatchBatch', { reference: true }) as ivm.Reference;
+    const current = entry.getSync('current', { reference: true }) as ivm.Reference;
     const setHandler = entry.getSync('setHandler', { reference: true }) as ivm.Reference;
     const configure = entry.getSync('configure', { reference: true }) as ivm.Reference;
-    this.references.push(dispatch, setHandler, configure);
+    this.references.push(dispatchBatch, current, setHandler, configure);
 
     await step();
     const platformModule = this.isolate.compileModuleSync(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
@@ -120,7 +127,7 @@ export class PreparedIsolate implements SpareIsolate {
       throw new Error(`the faas module has no imports (asked for ${specifier})`);
     });
     platformModule.evaluateSync({ timeout: 1000 });
-    this.parts = { context, dispatch, setHandler, configure, platformModule };
+    this.parts = { context, dispatchBatch, current, setHandler, configure, platformModule };
     this.state = 'ready';
   }
 
