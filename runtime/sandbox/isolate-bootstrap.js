@@ -34,6 +34,13 @@
   // Synchronous so lines are recorded before the invocation's result reaches the host.
   const hostLogApply = hostLog.applySync;
   const hostDoneApply = hostDone.applySync;
+  const hostDoneIgnored = hostDone.applyIgnored;
+  // True from a synchronous entry (the host's applySync, on its own thread) until a builtin reply
+  // starts a continuation (isolated-vm runs those on its thread pool). Answers go to the host
+  // synchronously in the first case — the host decides on the entry's answers when it returns — and
+  // without waiting in the second: a thread-pool thread that waited for the host's thread held
+  // the isolate's lock meanwhile.
+  let syncEntry = false;
   const DateNow = Date.now;
   const JSONstringify = JSON.stringify;
   const JSONparse = JSON.parse;
@@ -180,6 +187,7 @@
       arguments: { copy: true }, result: { promise: true, copy: true },
     }]);
     const result = promiseThen(pending, (replyJson) => {
+      syncEntry = false;
       const reply = JSONparse(replyJson);
       if (reply.ok) return reply.value;
       throw builtinError(reply.error.code, reply.error.message);
@@ -589,11 +597,12 @@
    * Start the handlers of several invocations in one host call (one isolate entry and one
    * isolated-vm timeout for all of them instead of one each). Each answer goes to hostDone when its
    * handler settles — during this call when the handler finishes synchronously, later when it
-   * awaits a builtin. No handler starts once `sliceMs` have passed since the first one started, so
+   * awaits a builtin. `sync`: the host entered with applySync (see syncEntry). No handler starts once `sliceMs` have passed since the first one started, so
    * every handler that starts has the whole per-invocation budget of the call's timeout; the host
    * dispatches the rest again. Returns how many handlers were started.
    */
-  function dispatchBatch(ids, requestJsons, metaJsons, sliceMs) {
+  function dispatchBatch(ids, requestJsons, metaJsons, sliceMs, sync) {
+    syncEntry = sync === true;
     const started = DateNow();
     let i = 0;
     for (; i < ids.length; i++) {
@@ -601,7 +610,7 @@
       const id = ids[i];
       current = id;
       const answer = (replyJson) => {
-        ReflectApply(hostDoneApply, hostDone, [undefined, [id, replyJson], { arguments: { copy: true } }]);
+        ReflectApply(syncEntry ? hostDoneApply : hostDoneIgnored, hostDone, [undefined, [id, replyJson], { arguments: { copy: true } }]);
       };
       promiseThen(dispatch(id, requestJsons[i], metaJsons[i]), answer, () => answer(DISPATCH_FAILED));
     }

@@ -324,9 +324,9 @@ class IsolateSandbox implements Sandbox {
     for (const inv of batch) inv.batch = id;
     const { cpuTimeMs, wallTimeMs } = this.spec.limits;
     const timeout = Math.min(cpuTimeMs, wallTimeMs) + (batch.length > 1 ? BATCH_SLICE_MS + 1 : 0);
-    const args = [batch.map((inv) => inv.id), batch.map((inv) => inv.request), batch.map((inv) => JSON.stringify(inv.meta)), BATCH_SLICE_MS];
-    const options = { arguments: { copy: true }, result: { copy: true }, timeout } as const;
     const sync = this.isQuiet();
+    const args = [batch.map((inv) => inv.id), batch.map((inv) => inv.request), batch.map((inv) => JSON.stringify(inv.meta)), BATCH_SLICE_MS, sync];
+    const options = { arguments: { copy: true }, result: { copy: true }, timeout } as const;
     this.activeBatches.add(id);
     if (sync) {
       let started: unknown;
