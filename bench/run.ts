@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { canPin, pinProcess } from './harness/proc.ts';
 import { hasRedisServer, startRedis } from './harness/redis.ts';
-import { ms, percentile } from './harness/stats.ts';
+import { envNumber as num, ms, percentile } from './harness/stats.ts';
 import { startFastify, type FastifyPeer } from './peers/fastify.ts';
 import { startPlatform, type PlatformPeer } from './peers/platform.ts';
 import { probeWorkerd, startWorkerd, type WorkerdPeer } from './peers/workerd.ts';
@@ -35,12 +35,6 @@ import { DEFAULT_ISOLATES_PER_WORKER, densityShape, describeShape, measureDensit
 import { profilePlatform, type ProfileResult } from './workloads/profile.ts';
 import { runThroughput, targetFor, verify, type MeasuredRun, type Peer, type Subject, type Workload } from './workloads/throughput.ts';
 
-const num = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
-  return n;
-};
 const load = { connections: num('BENCH_CONNECTIONS', 50), durationS: num('BENCH_DURATION', 5), warmupS: num('BENCH_WARMUP', 1) };
 const REPS = Math.max(1, num('BENCH_REPS', 3));
 const COLD = Math.max(1, num('BENCH_COLD', 200));

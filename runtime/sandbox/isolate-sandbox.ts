@@ -295,7 +295,7 @@ class IsolateSandbox implements Sandbox {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(this.flush);
+    setImmediate(this.flush);
   }
 
   /**
