@@ -48,6 +48,24 @@ describe('the function contract', () => {
     assert.deepEqual(JSON.parse(r.body ?? ''), { method: 'POST', path: '/x/y', q: '1', body: { n: 2 }, app: 'test-app', rid: true });
   });
 
+  test('ctx lists every field, its builtin objects are the same on every read, and it cannot be changed', async () => {
+    const s = await load(`export default function (req, ctx) {
+      let replaced = true;
+      try { ctx.redis = null; } catch { replaced = false; }
+      return {
+        keys: Object.keys(ctx).sort(), sameRedis: ctx.redis === ctx.redis, sameSql: ctx.sql === ctx.sql, sameLog: ctx.log === ctx.log,
+        frozen: Object.isFrozen(ctx) && Object.isFrozen(ctx.redis) && Object.isFrozen(ctx.sql), replaced, user: ctx.user, hasGet: typeof ctx.redis.get,
+      };
+    }`);
+    const r = await run(s);
+    assert.ok(r.ok, JSON.stringify(r));
+    if (!r.ok) return;
+    assert.deepEqual(JSON.parse(r.body ?? ''), {
+      keys: ['alias', 'app', 'auth', 'config', 'deadline', 'fetch', 'function', 'log', 'metrics', 'redis', 'requestId', 'rpc', 'sql', 'user', 'version'],
+      sameRedis: true, sameSql: true, sameLog: true, frozen: true, replaced: false, user: null, hasGet: 'function',
+    });
+  });
+
   test('response() sets status and headers, and undefined is 204', async () => {
     const s = await load(`import { response } from 'faas';
       export default async function (req) {

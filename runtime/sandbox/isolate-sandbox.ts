@@ -79,7 +79,7 @@ interface Running {
   settle: ((result: InvocationResult) => void) | null;
   /** The batch that started this invocation's handler (0 while queued). */
   batch: number;
-  /** The handler's reply, held until the batch that produced it returns (see `flush`). */
+  /** The handler's reply, held until the batch that produced it returns (see `onHostDone`). */
   reply: unknown;
 }
 
@@ -188,7 +188,6 @@ class IsolateSandbox implements Sandbox {
   private seq = 0;
   private served = 0;
   private disposed = false;
-  private isPoisoned = false;
   private watchdog: NodeJS.Timeout | null = null;
   private lastActive = 0;
   /** isolate.cpuTime already charged by `charge()`. */
@@ -214,7 +213,7 @@ class IsolateSandbox implements Sandbox {
   }
 
   get inFlight(): number { return this.running.size; }
-  get poisoned(): boolean { return this.isPoisoned || this.disposed; }
+  get poisoned(): boolean { return this.disposed; }
   get invocations(): number { return this.served; }
   get entries(): number { return this.batchSeq; }
 
@@ -264,7 +263,7 @@ class IsolateSandbox implements Sandbox {
     const inv: Running = {
       id: ++this.seq,
       meta,
-      request: '',
+      request: JSON.stringify(request),
       startMs: performance.now(),
       cpuNs: 0,
       waiting: 0,
@@ -283,7 +282,6 @@ class IsolateSandbox implements Sandbox {
       return Promise.resolve(this.failed(inv, runtimeError('E_INTERNAL', 'sandbox used after it was disposed')));
     }
     const answered = new Promise<InvocationResult>((resolve) => { inv.settle = resolve; });
-    inv.request = JSON.stringify(request);
     this.running.set(inv.id, inv);
     this.served++;
     this.armWatchdog();
@@ -312,11 +310,8 @@ class IsolateSandbox implements Sandbox {
    */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    if (this.poisoned || this.dispatchRef === null) {
-      for (const inv of this.queue.splice(0)) this.finish(inv, this.failed(inv, inv.killed ?? runtimeError('E_INTERNAL', 'the isolate was disposed before the invocation started')));
-      return;
-    }
+    // A dispose fails and clears the queue; `invoke` queues nothing before `start` set dispatchRef.
+    if (this.queue.length === 0 || this.disposed || this.dispatchRef === null) return;
     const size = this.batching && this.syncNsMean <= BATCH_MAX_SYNC_NS ? MAX_BATCH : 1;
     const batch = this.queue.splice(0, size);
     if (this.queue.length > 0) this.scheduleFlush();
@@ -362,10 +357,11 @@ class IsolateSandbox implements Sandbox {
       const perInvocation = Number(this.accountedCpu - before) / ran.length;
       this.syncNsMean = this.syncNsMean === 0 ? perInvocation : this.syncNsMean * 0.9 + perInvocation * 0.1;
     }
-    if (count < batch.length) {
+    const rest = batch.slice(count);
+    if (rest.length > 0) {
       // Not started within the batch's slice: first in line for the next one.
-      for (const inv of batch.slice(count)) inv.batch = 0;
-      this.queue.unshift(...batch.slice(count));
+      for (const inv of rest) inv.batch = 0;
+      this.queue.unshift(...rest);
       this.scheduleFlush();
     }
     if (err !== null) this.batchFailed(ran, err);
@@ -383,15 +379,15 @@ class IsolateSandbox implements Sandbox {
    * out of the call in which it surfaced, after the answers were given): see below.
    */
   private batchFailed(ran: Running[], err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
     let culprit: number | null = null;
-    if (/timed out/i.test(err instanceof Error ? err.message : String(err))) {
+    if (/timed out/i.test(message)) {
       // Whose synchronous part was running (0: the settling of promises after the loop). Entering
       // the isolate again also settles what the termination interrupted (held, see onHostDone).
       try { culprit = Number(this.prepared.claimed.current.applySync(undefined, [], { timeout: 100 })); } catch { culprit = null; }
     }
     const offender = ran.find((inv) => inv.id === culprit) ?? (ran.length === 1 ? ran[0] : undefined);
-    const limit = !/memory limit|timed out|disposed/i.test(err instanceof Error ? err.message : String(err)) ? null : err;
-    if (limit !== null) {
+    if (/memory limit|timed out|disposed/i.test(message)) {
       for (const inv of ran) if (inv !== offender && inv.reply !== undefined) this.answer(inv, inv.reply);
     }
     const error = this.classifyInvokeError(err, offender);
@@ -496,7 +492,6 @@ class IsolateSandbox implements Sandbox {
   dispose(reason = 'disposed', bystanders?: PlatformError): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.isPoisoned = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     this.watchdog = null;
     for (const inv of [...this.running.values()]) {
