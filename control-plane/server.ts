@@ -18,8 +18,8 @@
  * FAAS_GRPC_TOKEN, FAAS_GRPC_TOKEN_FILE, FAAS_CONTROL_PLANE_GRPC, FAAS_GRPC_RECONNECT_MAX_MS (5000).
  */
 import { createHmac } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { createRedisHost } from '../builtins/redis/host.ts';
@@ -38,12 +38,12 @@ import type { Registry } from 'prom-client';
 import { RemoteControlPlane } from '../runtime/remote/control-plane-client.ts';
 import { Tracing, tracingFromEnv, type TracingConfig } from '../runtime/tracing.ts';
 import { Resolver } from '../runtime/resolver.ts';
-import { WorkerSupervisor } from '../runtime/supervisor.ts';
+import { WorkerSupervisor, type SupervisedResult } from '../runtime/supervisor.ts';
 import { createControlPlane } from './core/control-plane.ts';
 import { ControlPlaneMetrics } from './metrics.ts';
 import { ensureAdminKey } from './core/keys.ts';
 import { loadSecretKey } from './core/secrets.ts';
-import type { Actor, AuthMode, ControlPlane, RuntimeControlPlane } from './core/types.ts';
+import type { Actor, AuthMode, ControlPlane, LogLine, RuntimeControlPlane } from './core/types.ts';
 import { startControlPlaneGrpc, type ControlPlaneGrpcServer } from './grpc/server.ts';
 import { configError, controlPlaneToken, runtimeToken } from './grpc/token.ts';
 import { apiRoutes, registerErrorHandler } from './routes/api.ts';
@@ -86,6 +86,13 @@ export interface PlatformConfig {
   sqlUrl?: string;
   /** Isolate-host worker processes. @default os.availableParallelism() */
   workers: number;
+  /**
+   * FAAS_GATEWAY: who serves `/fn` (DESIGN.md, Processes). `process` (default) — shape (a): this
+   * process's gateway forwards each invocation to a worker over IPC; `workers` — shape (b): the
+   * workers take the connections and run the gateway in front of their own pools (no IPC hop per
+   * invocation; a dying worker drops the connections it was serving).
+   */
+  gateway: 'workers' | 'process';
   /** Deploy `functions/*` into `sampleApp` at start. @default true */
   deploySamples: boolean;
   /** App the samples are deployed to. @default demo */
@@ -132,6 +139,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     mysqlUrl: env.MYSQL_URL || undefined,
     sqlUrl: env.FAAS_SQL_URL || env.MYSQL_URL || undefined,
     workers: int('FAAS_WORKERS', Math.max(1, availableParallelism()), 1),
+    gateway: gatewayShape(env.FAAS_GATEWAY),
     deploySamples: !['0', 'false', 'no'].includes(String(env.FAAS_DEPLOY_SAMPLES ?? '1').toLowerCase()),
     sampleApp: env.FAAS_SAMPLE_APP || 'demo',
     logLevel: env.FAAS_LOG_LEVEL || 'info',
@@ -147,6 +155,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
     grpcPrivateNetworks: list('FAAS_GRPC_PRIVATE_NETWORKS'),
     fetchAllowAddresses: list('FAAS_FETCH_ALLOW_ADDRESSES'),
   };
+}
+
+/** FAAS_GATEWAY → the gateway shape (unset: `process`). @throws Error (ERR_FAAS_CONFIG) for anything but `workers`, `process` or unset. */
+function gatewayShape(raw: string | undefined): PlatformConfig['gateway'] {
+  if (raw === undefined || raw === '' || raw === 'process') return 'process';
+  if (raw === 'workers') return 'workers';
+  throw configError(`FAAS_GATEWAY must be workers (each worker process serves /fn itself) or process (one gateway process forwards invocations to the workers), got ${JSON.stringify(raw)}`);
 }
 
 /** A running `faas all`. `close()` stops accepting requests, drains workers and closes the store; idempotent. */
@@ -220,7 +235,7 @@ export async function startPlatform(config: PlatformConfig): Promise<RunningPlat
       await api.register(apiRoutes, { controlPlane, stats: (name) => stats.forApp(name) });
     }, { prefix: '/api' });
     await app.register(adminUi);
-    const url = await listen(app, config);
+    const url = await listen(app, config, runtime);
     if (config.grpc.port !== null) grpc = await startGrpc(config, config.grpc.port, cp, app, cpMetrics);
     announceAdminKey(cp.adminKey);
     return { url, app, controlPlane, supervisor: runtime.supervisor, grpc: grpc?.server ?? null, createdAdminKey: cp.adminKey.created ? cp.adminKey.key : null, close };
@@ -315,7 +330,7 @@ export async function startRuntimeRole(config: PlatformConfig): Promise<RunningR
         return { ok: status.everConnected, details: { role: 'runtime', controlPlane: status } };
       },
     });
-    const url = await listen(app, config);
+    const url = await listen(app, config, runtime);
     return { url, app, remote, supervisor: runtime.supervisor, close };
   } catch (err) {
     await close().catch(() => {});
@@ -342,6 +357,8 @@ interface RuntimeSide {
   stats: InvocationStats;
   /** The registry `/metrics` serves (the control plane's metrics join it in `faas all`). */
   registry: Registry;
+  /** Shape (b): the private socket this process's HTTP server listens on (the workers take the public port); null in shape (a). */
+  upstreamSocket: string | null;
   /** Stop the workers and what serves them (not the HTTP server). */
   close(): Promise<void>;
 }
@@ -362,6 +379,9 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     app.log.warn('REDIS_URL is not set: ctx.redis uses the embedded in-memory store (data is lost on restart; one store per runtime process, not shared between runtimes)');
   }
   const embeddedRedis = redisBackend === null ? null : createRedisHost(redisBackend);
+  // Shape (b): this process's HTTP server moves to a private Unix socket the workers forward to.
+  const socketDir = config.gateway === 'workers' ? await mkdtemp(join(tmpdir(), 'faas-gateway-')) : null;
+  const upstreamSocket = socketDir === null ? null : join(socketDir, 'gateway.sock');
   // ── BUILTINS ── served in this process for the workers (everything but ctx.redis with REDIS_URL).
   const builtins = createGatewayBuiltins({
     controlPlane,
@@ -370,17 +390,61 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     grpcPrivateNetworks: config.grpcPrivateNetworks,
     fetchAllowAddresses: config.fetchAllowAddresses,
   });
-  const supervisor = new WorkerSupervisor({
+  const appendLogs = (lines: LogLine[]): void => {
+    controlPlane.appendLogs(lines).catch((err: unknown) => app.log.warn({ err }, 'ctx.log lines were refused by the control plane'));
+  };
+  const supervisor: WorkerSupervisor = new WorkerSupervisor({
     onPoolSample: (worker, sample) => metrics.observePool(worker, sample),
     onNodeMetrics: (worker, sample) => metrics.observeNodeMetrics(worker, sample),
     workers: config.workers,
     env: { REDIS_URL: config.redisUrl },
     getCode: async (a, f, v) => (await controlPlane.getVersion(a, f, v))?.code ?? null,
     builtin: builtins.dispatch,
+    ...(upstreamSocket === null ? {} : {
+      http: {
+        host: config.host,
+        port: config.port,
+        upstreamSocket,
+        tracing: config.tracing,
+        read: (op, args) => {
+          const [a = '', b = '', c = ''] = args;
+          switch (op) {
+            case 'resolve': return controlPlane.resolve(a, b, c);
+            case 'getVersion': return controlPlane.getVersion(a, b, c);
+            case 'getFunctionConfig': return controlPlane.getFunctionConfig(a, b);
+            case 'getAppSettings': return controlPlane.getAppSettings(a);
+            case 'getSigningKeys': return controlPlane.getSigningKeys(a);
+            case 'appExists': return deps.appExists(a);
+          }
+        },
+        onLogs: (lines) => appendLogs(lines),
+        onUserMetrics: (appName, samples) => metrics.observeUserMetrics(appName, samples),
+        onStats: (rows) => { for (const [a, f, n, errors, latency] of rows) stats.add(a, f, n, errors, latency); },
+        runForwarded: async (target, request, meta, invocation): Promise<SupervisedResult> => {
+          const live = builtins.registry.begin({
+            app: target.app, function: target.function, versionId: target.versionId, requestId: meta.requestId, deadline: meta.deadline,
+            user: invocation?.user ?? null, chain: invocation?.chain ?? [target.function], traceparent: invocation?.traceparent ?? '',
+          });
+          try {
+            const result = await supervisor.invoke(target, request, { ...meta, requestId: live.context.requestId });
+            // Its ctx.config calls were served here: so were the secrets to keep out of its logs and error.
+            if (!result.ok) result.error.message = builtins.redact(target.app, target.function, result.error.message);
+            for (const line of result.logs) line.message = builtins.redact(target.app, target.function, line.message);
+            return result;
+          } finally {
+            live.end();
+          }
+        },
+        onEnded: (worker, requestIds) => builtins.ended(worker, requestIds),
+      },
+    }),
   });
+  const unrelay = controlPlane.onChange((event) => supervisor.broadcast({ type: 'change', event }));
   const resolver = new Resolver(controlPlane);
   const close = async () => {
+    unrelay();
     await supervisor.close();
+    if (socketDir !== null) await rm(socketDir, { recursive: true, force: true });
     await builtins.close();
     resolver.close();
     await tracing.close();
@@ -391,9 +455,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     const gatewayDeps: GatewayDeps = {
       resolver,
       supervisor,
-      appendLogs: (lines) => {
-        controlPlane.appendLogs(lines).catch((err: unknown) => app.log.warn({ err }, 'ctx.log lines were refused by the control plane'));
-      },
+      appendLogs,
       appExists: deps.appExists,
       tracing,
       registry: builtins.registry,
@@ -402,16 +464,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
       onInvocation: (target, result, durationMs) => {
         stats.record(target.app, target.function, durationMs, !result.ok && result.status >= 500);
         metrics.observeUserMetrics(target.app, result.metrics);
-        metrics.observeInvocation(target, {
-          status: result.status,
-          errorCode: result.ok ? undefined : result.error.code,
-          durationMs,
-          cpuTimeMs: result.cpuTimeMs,
-          coldStart: result.coldStart,
-          coldStartMs: result.coldStartMs,
-          queueMs: result.queueMs,
-          builtins: result.builtins,
-        });
+        metrics.observeResult(target, result, durationMs);
       },
     };
     builtins.setRpc(createRpcInvoker(gatewayDeps));
@@ -424,7 +477,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
   app.get('/metrics', async (_request, reply) => {
     const workers = supervisor.workers();
     metrics.observeWorkers(workers.filter((w) => w.ready).length, workers.reduce((n, w) => n + w.restarts, 0), supervisor.quarantinedVersions());
-    return reply.type(metrics.contentType).send(await metrics.render());
+    return reply.type(metrics.contentType).send(await metrics.render(await supervisor.scrape()));
   });
   app.get('/readyz', async (_request, reply) => {
     const workers = supervisor.workers();
@@ -432,7 +485,7 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
     const ready = role.ok && workers.some((w) => w.ready);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...role.details, redis: config.redisUrl ? 'redis' : 'embedded', workers, quarantined: supervisor.quarantinedVersions() });
   });
-  return { supervisor, stats, registry: metrics.registry, close };
+  return { supervisor, stats, registry: metrics.registry, upstreamSocket, close };
 }
 
 /**
@@ -512,10 +565,20 @@ function createHttp(config: PlatformConfig): FastifyInstance {
   });
 }
 
-async function listen(app: FastifyInstance, config: PlatformConfig): Promise<string> {
-  await app.listen({ port: config.port, host: config.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+/**
+ * Listen on `config.host:port`. Shape (b) (`runtime.upstreamSocket` set): this server listens on
+ * the private socket and the supervisor takes the public address for the workers.
+ */
+async function listen(app: FastifyInstance, config: PlatformConfig, runtime?: RuntimeSide): Promise<string> {
+  let port: number;
+  if (runtime?.upstreamSocket) {
+    await app.listen({ path: runtime.upstreamSocket });
+    port = (await runtime.supervisor.listen()).port;
+  } else {
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    port = typeof address === 'object' && address !== null ? address.port : config.port;
+  }
   return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 }
 

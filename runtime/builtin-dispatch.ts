@@ -207,7 +207,7 @@ export function createBuiltinDispatcher(services: BuiltinServices, registry: Inv
       case 'rpc':
         return rpcCall(need(services.rpc, 'rpc'), invocation, op, args);
       case 'config':
-        return configCall(need(services.config, 'config'), invocation, op, args);
+        return serveConfig(need(services.config, 'config'), invocation, op, args);
     }
     throw runtimeError('E_INTERNAL', `builtin ${builtin} is not served by this process`);
   };
@@ -250,7 +250,11 @@ async function rpcCall(invoke: RpcInvoke, caller: InvocationContext, op: string,
   return invoke(caller, fn as string, alias, payload ?? null, chain);
 }
 
-async function configCall(cache: ConfigCache, invocation: InvocationContext, op: string, args: unknown[]): Promise<unknown> {
+/**
+ * Serve one `ctx.config` call of an invocation of `invocation.app/function` from `cache`.
+ * @throws E_CONFIG_BAD_ARGUMENTS for an unknown operation or a malformed name, E_CONFIG_UNAVAILABLE
+ */
+export async function serveConfig(cache: ConfigCache, invocation: Pick<InvocationContext, 'app' | 'function'>, op: string, args: unknown[]): Promise<unknown> {
   if (op !== 'get' && op !== 'secret' && op !== 'all') throw builtinError('E_CONFIG_BAD_ARGUMENTS', `ctx.config has no operation ${op}; use get(name), secret(name) or all()`);
   const config = await cache.get(invocation.app, invocation.function);
   if (op === 'all') return { ...config.values };

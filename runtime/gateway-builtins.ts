@@ -29,8 +29,14 @@ export interface GatewayBuiltinsOptions {
 /** The builtins of one gateway process. */
 export interface GatewayBuiltins {
   registry: InvocationRegistry;
-  /** For `WorkerSupervisor`'s `builtin` option. */
-  dispatch: (call: ForwardedCall, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
+  /**
+   * For `WorkerSupervisor`'s `builtin` option. A call that carries `invocation` comes from an
+   * invocation a worker serves over its own HTTP (shape (b)): its first call registers it here
+   * (keyed by worker and request id) until `ended` says it is over.
+   */
+  dispatch: (call: ForwardedCall, builtin: string, op: string, args: unknown[], worker?: number) => Promise<unknown>;
+  /** Invocations of worker `worker` that made forwarded calls ended (`null`: all of them, the worker exited). */
+  ended(worker: number, requestIds: string[] | null): void;
   /** For the gateway's `verifyUser`. */
   verifyUser: (app: string, authorization: string | undefined, mode: AuthMode) => Promise<{ user: InvocationUser | null }>;
   /** For the gateway's `redact`. */
@@ -73,6 +79,20 @@ export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayB
     if (rpc === undefined) throw new Error('ctx.rpc is not ready');
     return rpc(caller, fn, alias, payload, chain);
   }) as RpcInvoke };
+  const dispatch = createBuiltinDispatcher(services, registry);
+  /** `${worker}:${requestId}` → the record of an adopted invocation (shape (b)). */
+  const adopted = new Map<string, { requestId: string; deadline: number; end: () => void }>();
+  const endAdopted = (key: string): void => {
+    adopted.get(key)?.end();
+    adopted.delete(key);
+  };
+  // A worker that never says an invocation ended (it died mid-call) must not leave its record
+  // live forever: records past their deadline by a minute are ended.
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const [key, entry] of adopted) if (now > entry.deadline + 60_000) endAdopted(key);
+  }, 10_000);
+  sweeper.unref();
   const unsubscribe = cp.onChange((event) => {
     config.onChange(event);
     if (event.kind === 'settings') {
@@ -83,7 +103,28 @@ export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayB
   });
   return {
     registry,
-    dispatch: createBuiltinDispatcher(services, registry),
+    dispatch: (call, builtin, op, args, worker) => {
+      const invocation = call.invocation;
+      if (invocation === undefined || worker === undefined) return dispatch(call, builtin, op, args);
+      const key = `${worker}:${call.requestId}`;
+      let entry = adopted.get(key);
+      if (entry === undefined) {
+        const live = registry.begin({
+          app: call.app, function: call.function, versionId: call.versionId, requestId: call.requestId,
+          deadline: call.deadline, user: invocation.user, chain: invocation.chain, traceparent: invocation.traceparent,
+        });
+        entry = { requestId: live.context.requestId, deadline: call.deadline, end: live.end };
+        adopted.set(key, entry);
+      }
+      return dispatch({ ...call, requestId: entry.requestId }, builtin, op, args);
+    },
+    ended(worker, requestIds) {
+      if (requestIds !== null) {
+        for (const id of requestIds) endAdopted(`${worker}:${id}`);
+        return;
+      }
+      for (const key of [...adopted.keys()]) if (key.startsWith(`${worker}:`)) endAdopted(key);
+    },
     verifyUser: (app, authorization, mode) => auth.verifyRequest(app, authorization, mode),
     redact: (app, fn, text) => config.redact(app, fn, text),
     setRpc(invoke) {
@@ -94,6 +135,8 @@ export function createGatewayBuiltins(options: GatewayBuiltinsOptions): GatewayB
     grpc,
     async close() {
       unsubscribe();
+      clearInterval(sweeper);
+      for (const key of [...adopted.keys()]) endAdopted(key);
       await Promise.allSettled([fetch.close(), grpc.close(), options.sql?.close?.()]);
     },
   };

@@ -33,7 +33,7 @@ export interface GatewayDeps {
   /** Called after every invocation (metrics hook). */
   onInvocation?: (target: ResolvedTarget, result: SupervisedResult, durationMs: number) => void;
   /** Live invocations, so forwarded builtin calls find their caller (see builtin-dispatch.ts); absent → builtins beyond Redis are not served. */
-  registry?: InvocationRegistry;
+  registry?: Pick<InvocationRegistry, 'begin'>;
   /**
    * Verify the request's `Authorization` header for an app before any isolate runs (ctx.auth's
    * `verifyRequest`): resolves `{ user }` (null without a Bearer token when `mode` is `none`),

@@ -14,8 +14,8 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ResolvedTarget } from '../control-plane/core/types.ts';
 import { catalogStatus } from './sandbox/marshal.ts';
-import type { UserMetricSample } from './sandbox/interface.ts';
-import type { BuiltinSample, NodeMetricsSample, PoolSample } from './worker/protocol.ts';
+import type { InvocationResult, UserMetricSample } from './sandbox/interface.ts';
+import type { BuiltinSample, NodeMetricsSample, PoolSample, ResultTimings } from './worker/protocol.ts';
 
 interface UserFamily {
   kind: UserMetricSample['kind'];
@@ -77,8 +77,12 @@ export class PlatformMetrics {
   private readonly userFamilies = new Map<string, Map<string, UserFamily>>();
   private readonly userSeries = new Map<string, Set<string>>();
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, labels: { process: 'gateway' } });
+  /**
+   * @param options.processMetrics collect this process's Node.js metrics (@default true; false in a
+   *   worker serving HTTP, whose invocation series the gateway process merges at scrape time)
+   */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, labels: { process: 'gateway' } });
     const registers = [this.registry];
     this.invocations = new Counter({ name: 'faas_invocations_total', help: 'Invocations by outcome; status is the HTTP status, code the error code (empty on success).', labelNames: ['app', 'function', 'version', 'status', 'code'], registers });
     this.duration = new Histogram({ name: 'faas_invocation_duration_seconds', help: 'Invocation time at the gateway, from routing to the answer.', labelNames: ['app', 'function'], buckets: DURATION_BUCKETS, registers });
@@ -96,6 +100,20 @@ export class PlatformMetrics {
     this.quarantined = new Gauge({ name: 'faas_quarantined_versions', help: 'Versions quarantined for crashing workers.', registers });
     this.quarantinedVersion = new Gauge({ name: 'faas_quarantined_version', help: '1 for each version quarantined now (crashed workers repeatedly); gone when the quarantine ends.', labelNames: ['app', 'function', 'version'], registers });
     this.userMetricsDropped = new Counter({ name: 'faas_app_metrics_dropped_total', help: 'ctx.metrics samples refused by the per-app caps or for changing a metric\'s kind or labels.', labelNames: ['app', 'reason'], registers });
+  }
+
+  /** Record one invocation of `target` from its result as the gateway got it (`durationMs` at the gateway). */
+  observeResult(target: ResolvedTarget, result: InvocationResult & Pick<ResultTimings, 'coldStart' | 'coldStartMs' | 'queueMs'>, durationMs: number): void {
+    this.observeInvocation(target, {
+      status: result.status,
+      errorCode: result.ok ? undefined : result.error.code,
+      durationMs,
+      cpuTimeMs: result.cpuTimeMs,
+      coldStart: result.coldStart,
+      coldStartMs: result.coldStartMs,
+      queueMs: result.queueMs,
+      builtins: result.builtins,
+    });
   }
 
   /** Record one invocation of `target` (a resolved, existing function). */
@@ -194,8 +212,12 @@ export class PlatformMetrics {
     }
   }
 
-  /** The exposition text for `/metrics` (Prometheus text format 0.0.4). */
-  async render(): Promise<string> {
+  /**
+   * The exposition text for `/metrics` (Prometheus text format 0.0.4).
+   * @param workerSeries invocation series of workers serving HTTP themselves (their registries'
+   *   `getMetricsAsJSON()`, collected for this scrape): counters and histograms are added up
+   */
+  async render(workerSeries: readonly NodeMetricsSample[] = []): Promise<string> {
     this.isolates.reset();
     this.heap.reset();
     this.evictions.reset();
@@ -209,9 +231,10 @@ export class PlatformMetrics {
       for (const [reason, n] of Object.entries(pool.evictions)) evictions.set(reason, (evictions.get(reason) ?? 0) + n);
     }
     for (const [reason, n] of evictions) this.evictions.set({ reason }, n);
-    if (this.nodeMetrics.size === 0) return this.registry.metrics();
+    if (this.nodeMetrics.size === 0 && workerSeries.length === 0) return this.registry.metrics();
     const own = (await this.registry.getMetricsAsJSON()).map((family) => ({ ...family, aggregator: 'sum' as const }));
-    return AggregatorRegistry.aggregate([own, ...this.nodeMetrics.values()]).metrics();
+    const summed = workerSeries.map((sample) => sample.map((family) => ({ ...family, aggregator: 'sum' as const })));
+    return AggregatorRegistry.aggregate([own, ...summed, ...this.nodeMetrics.values()]).metrics();
   }
 
   /** Content type of `render()`'s output. */

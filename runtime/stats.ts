@@ -49,6 +49,21 @@ export class InvocationStats {
 
   /** Count one invocation of `app/fn` that took `durationMs` and failed when `failed`. */
   record(app: string, fn: string, durationMs: number, failed: boolean): void {
+    let i = LATENCY_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
+    if (i < 0) i = LATENCY_BUCKETS_MS.length;
+    const latency = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    latency[i] = 1;
+    this.add(app, fn, 1, failed ? 1 : 0, latency);
+  }
+
+  /**
+   * Add figures counted elsewhere (a worker serving HTTP sends them with its heartbeat) to the
+   * current minute: `latency` holds one count per bucket of LATENCY_BUCKETS_MS plus one beyond it.
+   * Counts that are not non-negative integers, or a latency array of another length, are ignored.
+   */
+  add(app: string, fn: string, invocations: number, errors: number, latency: readonly number[]): void {
+    const counts = [invocations, errors, ...latency];
+    if (latency.length !== LATENCY_BUCKETS_MS.length + 1 || !counts.every((n) => Number.isInteger(n) && n >= 0) || invocations === 0) return;
     let fns = this.#byApp.get(app);
     if (fns === undefined) {
       fns = new Map();
@@ -70,11 +85,9 @@ export class InvocationStats {
       ring.push(bucket);
       while (ring.length > 0 && (ring[0] as Bucket).minute <= minute - this.#windowMinutes) ring.shift();
     }
-    bucket.invocations++;
-    if (failed) bucket.errors++;
-    let i = LATENCY_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
-    if (i < 0) i = LATENCY_BUCKETS_MS.length;
-    (bucket.latency[i] as number)++;
+    bucket.invocations += invocations;
+    bucket.errors += errors;
+    for (let i = 0; i < latency.length; i++) bucket.latency[i] = (bucket.latency[i] as number) + (latency[i] as number);
   }
 
   /** Figures of every recorded function of `app` over the window (functions with none are left out). */

@@ -7,14 +7,46 @@
  * that worker already has `spilloverInFlight` invocations running, the second-ranked worker takes
  * the call (a hot function warms a second isolate instead of queueing).
  *
- * A worker that exits fails only its in-flight invocations (E_WORKER_CRASHED, 503) and is
- * restarted (with backoff when it keeps dying). A version that was in flight during
+ * Shape (b) (the `http` option): the workers serve `/fn` themselves on connections this process
+ * hands them (`runtime/worker/http-gateway.ts`); this process serves their control-plane reads,
+ * builtins, logs and invocations of versions they do not own, and supervises them the same way.
+ *
+ * A worker that exits fails only its in-flight invocations (E_WORKER_CRASHED, 503; in shape (b)
+ * the connections it was serving close with it) and is restarted (with backoff when it keeps dying). A version that was in flight during
  * `quarantineAfterCrashes` crashes within `quarantineWindowMs` is quarantined (E_QUARANTINED).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { LogLine } from '../control-plane/core/types.ts';
+import type { TracingConfig } from './tracing.ts';
 import { runtimeError } from './errors.ts';
-import type { FunctionRequest, InvocationMeta, InvocationResult } from './sandbox/interface.ts';
-import type { ForwardedCall, FromWorker, NodeMetricsSample, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
+import type { FunctionRequest, InvocationMeta, InvocationResult, UserMetricSample } from './sandbox/interface.ts';
+import { rendezvousScore as score } from './worker/routing.ts';
+import type { ConnectionMessage, ControlPlaneRead, ForwardedCall, FromWorker, HttpSample, NodeMetricsSample, PoolSample, ResultTimings, TargetSpec, ToWorker } from './worker/protocol.ts';
+
+/**
+ * Shape (b): workers serve HTTP themselves. This process accepts every connection on the public
+ * address and hands its socket to a worker (round robin over the live ones); each worker forwards
+ * what is not `/fn` to `upstreamSocket`, and reaches this process over IPC for the rest.
+ */
+export interface SupervisorHttpOptions {
+  host: string;
+  /** 0 picks a free port (see `listen()`). */
+  port: number;
+  /** This process's private HTTP server (a Unix socket path) for `/api`, `/admin`, `/metrics`, `/readyz`. */
+  upstreamSocket: string;
+  tracing: TracingConfig;
+  /** Control-plane reads of the workers' caches (`op` is a `RuntimeControlPlane` method or `appExists`). */
+  read: (op: ControlPlaneRead, args: string[]) => Promise<unknown>;
+  onLogs: (lines: LogLine[]) => void;
+  onUserMetrics: (app: string, samples: UserMetricSample[]) => void;
+  /** Per-function figures a worker counted since its last heartbeat (admin UI). */
+  onStats: (stats: HttpSample['stats']) => void;
+  /** Run an invocation a worker sends to the version's owner: register it for builtins, then `invoke`. */
+  runForwarded: (target: TargetSpec, request: FunctionRequest, meta: InvocationMeta, invocation: ForwardedCall['invocation']) => Promise<SupervisedResult>;
+  /** Invocations of worker `index` that made forwarded builtin calls ended (`requestIds`), or all of them (`null`: the worker exited). */
+  onEnded: (index: number, requestIds: string[] | null) => void;
+}
 
 /** Supervisor options; defaulted by the constructor. */
 export interface SupervisorOptions {
@@ -29,7 +61,7 @@ export interface SupervisorOptions {
    * config. `call` names the invocation (app, function, version, request id, deadline) as the
    * worker's sandbox saw it. Rejects with a coded error.
    */
-  builtin: (call: ForwardedCall, builtin: string, op: string, args: unknown[]) => Promise<unknown>;
+  builtin: (call: ForwardedCall, builtin: string, op: string, args: unknown[], worker: number) => Promise<unknown>;
   /** Crashes (with the version in flight) that quarantine a version. @default 3 */
   quarantineAfterCrashes: number;
   /** Window for counting those crashes, in ms. @default 600_000 */
@@ -44,6 +76,8 @@ export interface SupervisorOptions {
   onNodeMetrics?: (worker: number, sample: NodeMetricsSample | null) => void;
   /** In-flight count at which a call spills to the second-ranked worker (above the pool's per-isolate concurrency, so a burst on one version is not split). @default 128 */
   spilloverInFlight: number;
+  /** Shape (b) (workers serve HTTP); absent → shape (a): this process's gateway calls `invoke`. */
+  http?: SupervisorHttpOptions;
 }
 
 /** An invocation result plus where and how it ran. */
@@ -69,22 +103,17 @@ interface WorkerSlot {
   lastBeat: number;
   /** Messages queued for the next flush (see `post`). */
   outbox: ToWorker[];
+  /** Shape (b): the last heartbeat's HTTP part, and versions announced as running (key → epoch ms). */
+  http: HttpSample | null;
+  recent: Map<string, number>;
 }
+
+/** Versions announced as running this long before a worker died share the blame for it (4 heartbeats). */
+const RECENT_MS = 1_000;
 
 const WORKER_ENTRY = new URL('./worker/worker-main.ts', import.meta.url);
 /** Workers send a heartbeat every 250 ms; one silent for this long gets no new invocations. */
 const HEARTBEAT_STALE_MS = 1_000;
-
-/** Rank of worker `i` for `key` (rendezvous hashing, FNV-1a 32-bit). */
-function score(key: string, i: number): number {
-  let h = 0x811c9dc5 ^ (i * 0x9e3779b1);
-  for (let c = 0; c < key.length; c++) {
-    h ^= key.charCodeAt(c);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 15;
-  return Math.imul(h, 0x2c1b3c6d) >>> 0;
-}
 
 export class WorkerSupervisor {
   private readonly options: Readonly<SupervisorOptions>;
@@ -102,6 +131,12 @@ export class WorkerSupervisor {
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
   private closing = false;
+  private server: Server | null = null;
+  private nextConnection = 0;
+  private nextScrape = 0;
+  private readonly scrapes = new Map<number, (metrics: NodeMetricsSample) => void>();
+  /** Quarantined keys last sent to the workers (shape (b)). */
+  private quarantineSent = '';
 
   /** @throws TypeError when `workers` is not a positive integer. */
   constructor(options: Pick<SupervisorOptions, 'getCode' | 'builtin'> & Partial<SupervisorOptions>) {
@@ -117,6 +152,7 @@ export class WorkerSupervisor {
       spilloverInFlight: options.spilloverInFlight ?? 128,
       onPoolSample: options.onPoolSample,
       onNodeMetrics: options.onNodeMetrics,
+      http: options.http,
     });
     if (!Number.isInteger(this.options.workers) || this.options.workers < 1) {
       throw new TypeError(`workers must be a positive integer, got ${this.options.workers}`);
@@ -128,9 +164,86 @@ export class WorkerSupervisor {
   /** Fork every worker and wait until each reports ready. @throws Error when a worker fails to start within 15 s. */
   async start(): Promise<void> {
     for (let i = 0; i < this.options.workers; i++) {
-      this.slots.push({ index: i, child: null, pid: 0, ready: false, inFlight: new Map(), restarts: 0, crashTimes: [], killing: false, lastBeat: 0, outbox: [] });
+      this.slots.push({ index: i, child: null, pid: 0, ready: false, inFlight: new Map(), restarts: 0, crashTimes: [], killing: false, lastBeat: 0, outbox: [], http: null, recent: new Map() });
     }
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
+  }
+
+  /**
+   * Shape (b): accept connections on the public address and hand them to the workers (call after
+   * `start()`, once the private upstream server listens). @throws Error when the address cannot be bound.
+   */
+  async listen(): Promise<AddressInfo> {
+    const http = this.options.http;
+    if (http === undefined) throw new Error('listen() is for workers serving HTTP (the http option)');
+    const server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.handOver(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: http.host, port: http.port }, () => { server.off('error', reject); resolve(); });
+    });
+    this.server = server;
+    return server.address() as AddressInfo;
+  }
+
+  /** Shape (b): the public address the workers serve (null in shape (a)). */
+  address(): AddressInfo | null {
+    return (this.server?.address() as AddressInfo | null | undefined) ?? null;
+  }
+
+  /**
+   * Shape (b): the invocation series of every live worker for one scrape (prom-client JSON); a
+   * worker that does not answer within `timeoutMs` is left out of this scrape.
+   */
+  async scrape(timeoutMs = 1_000): Promise<NodeMetricsSample[]> {
+    if (this.options.http === undefined) return [];
+    const asked = this.slots.filter((s) => s.ready && s.child !== null).map((slot) => new Promise<NodeMetricsSample | null>((resolve) => {
+      const reqId = ++this.nextScrape;
+      const timer = setTimeout(() => { this.scrapes.delete(reqId); resolve(null); }, timeoutMs);
+      this.scrapes.set(reqId, (metrics) => { clearTimeout(timer); resolve(metrics); });
+      this.post(slot, { type: 'scrape', reqId });
+    }));
+    return (await Promise.all(asked)).filter((m): m is NodeMetricsSample => m !== null);
+  }
+
+  /** Shape (b): tell every worker (their caches drop stale entries); a no-op in shape (a). */
+  broadcast(msg: Extract<ToWorker, { type: 'change' }>): void {
+    if (this.options.http === undefined) return;
+    for (const slot of this.slots) if (slot.ready) this.post(slot, msg);
+  }
+
+  /** Hand a new connection to a live worker, round robin; none live → 503 and close. */
+  private handOver(socket: Socket): void {
+    const now = Date.now();
+    const live = this.slots.filter((s) => s.ready && s.child !== null && now - s.lastBeat <= HEARTBEAT_STALE_MS);
+    const candidates = live.length > 0 ? live : this.slots.filter((s) => s.ready && s.child !== null);
+    const slot = candidates[this.nextConnection++ % Math.max(1, candidates.length)];
+    if (slot === undefined || slot.child === null) {
+      const body = JSON.stringify(runtimeError('E_OVERLOADED', 'no worker process is available (they are restarting); retry with backoff').toJSON());
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    const message: ConnectionMessage = { type: 'connection' };
+    slot.child.send(message, socket, (err) => {
+      if (err) socket.destroy();
+    });
+  }
+
+  private broadcastReady(): void {
+    if (this.options.http === undefined) return;
+    const ready = this.slots.filter((s) => s.ready).map((s) => s.index);
+    for (const slot of this.slots) if (slot.ready) this.post(slot, { type: 'workers', ready });
+    this.quarantineSent = '';
+    this.sendQuarantined();
+  }
+
+  /** Shape (b): send the quarantined keys to every worker when they changed. */
+  private sendQuarantined(): void {
+    if (this.options.http === undefined) return;
+    const keys = this.quarantinedVersions();
+    const text = keys.join('\n');
+    if (text === this.quarantineSent) return;
+    this.quarantineSent = text;
+    for (const slot of this.slots) if (slot.ready) this.post(slot, { type: 'quarantined', keys });
   }
 
   /**
@@ -197,6 +310,8 @@ export class WorkerSupervisor {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.sweeper);
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
     await Promise.all(this.slots.map((slot) => new Promise<void>((resolve) => {
       const child = slot.child;
       if (child === null || child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -235,7 +350,15 @@ export class WorkerSupervisor {
     return new Promise<void>((resolve, reject) => {
       const child = fork(WORKER_ENTRY, [], {
         execArgv: ['--no-node-snapshot'],
-        env: { ...process.env, ...this.options.env },
+        env: {
+          ...process.env,
+          ...this.options.env,
+          ...(this.options.http === undefined ? {} : {
+            FAAS_WORKER_HTTP: this.options.http.upstreamSocket,
+            FAAS_WORKER_INDEX: String(slot.index),
+            FAAS_WORKER_TRACING: JSON.stringify(this.options.http.tracing),
+          }),
+        },
         serialization: 'json',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -252,11 +375,21 @@ export class WorkerSupervisor {
           this.options.onNodeMetrics?.(slot.index, msg.metrics);
           return;
         }
+        if (msg.type === 'http-heartbeat') {
+          slot.http = msg.http;
+          if (msg.http.stats.length > 0) this.options.http?.onStats(msg.http.stats);
+          return;
+        }
+        if (msg.type === 'running') {
+          slot.recent.set(msg.key, Date.now());
+          return;
+        }
         if (msg.type === 'ready') {
           clearTimeout(startTimer);
           slot.ready = true;
           slot.lastBeat = Date.now();
           for (const wake of this.readyWaiters.splice(0)) wake();
+          this.broadcastReady();
           resolve();
           return;
         }
@@ -295,7 +428,7 @@ export class WorkerSupervisor {
         );
         return;
       case 'builtin':
-        this.options.builtin(msg.call, msg.builtin, msg.op, msg.args).then(
+        this.options.builtin(msg.call, msg.builtin, msg.op, msg.args, slot.index).then(
           (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value }),
           (err: unknown) => {
             const e = err as { code?: unknown; message?: unknown };
@@ -304,6 +437,42 @@ export class WorkerSupervisor {
           },
         );
         return;
+      case 'cp': {
+        const http = this.options.http;
+        if (http === undefined) return;
+        http.read(msg.op, msg.args).then(
+          (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value: value ?? null }),
+          (err: unknown) => {
+            const e = err as { code?: unknown; message?: unknown };
+            this.post(slot, { type: 'reply', reqId: msg.reqId, ok: false, error: { code: typeof e.code === 'string' ? e.code : 'E_CONTROL_PLANE_UNAVAILABLE', message: typeof e.message === 'string' ? e.message : 'the control plane failed' } });
+          },
+        );
+        return;
+      }
+      case 'forward-invoke': {
+        const http = this.options.http;
+        if (http === undefined) return;
+        http.runForwarded(msg.target, msg.request, msg.meta, msg.invocation).then(
+          (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value }),
+          () => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value: this.failure(runtimeError('E_INTERNAL', 'the invocation could not be handed to its worker')) }),
+        );
+        return;
+      }
+      case 'logs':
+        this.options.http?.onLogs(msg.lines);
+        return;
+      case 'user-metrics':
+        this.options.http?.onUserMetrics(msg.app, msg.samples);
+        return;
+      case 'ended':
+        this.options.http?.onEnded(slot.index, msg.requestIds);
+        return;
+      case 'scraped': {
+        const done = this.scrapes.get(msg.reqId);
+        this.scrapes.delete(msg.reqId);
+        done?.(msg.metrics);
+        return;
+      }
       default:
         return;
     }
@@ -322,7 +491,14 @@ export class WorkerSupervisor {
     const failed = [...slot.inFlight.values()];
     slot.inFlight.clear();
     const now = Date.now();
-    this.blame(failed.map((p) => p.target.key), now);
+    // Shape (b): what the worker ran itself — in flight at its last heartbeat, or announced since.
+    const ranHere = [...(slot.http?.inFlight ?? [])];
+    for (const [key, at] of slot.recent) if (now - at <= RECENT_MS) ranHere.push(key);
+    slot.http = null;
+    slot.recent.clear();
+    if (this.options.http !== undefined) this.options.http.onEnded(slot.index, null);
+    this.blame([...failed.map((p) => p.target.key), ...ranHere], now);
+    this.broadcastReady();
     for (const p of failed) {
       const error = now > p.deadline
         ? runtimeError('E_TIMEOUT', `the invocation did not finish within its wall-clock limit of ${p.target.limits.wallTimeMs} ms and its worker stopped responding; the worker was restarted`)
@@ -356,6 +532,7 @@ export class WorkerSupervisor {
       const score = marks.reduce((sum, m) => sum + m.weight, 0);
       if (score >= this.options.quarantineAfterCrashes - 1e-9) this.quarantined.set(key, now + this.options.quarantineWindowMs);
     }
+    this.sendQuarantined();
     if (this.crashesByVersion.size > 10_000) {
       for (const [key, marks] of this.crashesByVersion) if (marks.every((m) => now - m.at >= this.options.quarantineWindowMs)) this.crashesByVersion.delete(key);
     }
@@ -378,6 +555,8 @@ export class WorkerSupervisor {
    */
   private sweepDeadlines(): void {
     const now = Date.now();
+    this.sendQuarantined(); // drops expired quarantines from the workers' copies
+    for (const slot of this.slots) for (const [key, at] of slot.recent) if (now - at > RECENT_MS) slot.recent.delete(key);
     for (const slot of this.slots) {
       if (slot.child === null || slot.killing) continue;
       // A synchronous stretch may block the worker's thread (and its heartbeat) for up to the CPU
@@ -389,7 +568,9 @@ export class WorkerSupervisor {
         if (now > p.deadline) overdue ??= p;
       }
       const silentMs = now - slot.lastBeat;
-      const stuck = slot.inFlight.size > 0 && silentMs > maxCpuMs + this.options.graceMs;
+      const busy = slot.inFlight.size > 0 || (slot.http !== null && slot.http.inFlight.length > 0);
+      if (slot.http !== null) maxCpuMs = Math.max(maxCpuMs, slot.http.maxCpuMs);
+      const stuck = busy && silentMs > maxCpuMs + this.options.graceMs;
       if (overdue === null && !stuck) continue;
       slot.killing = true;
       slot.ready = false;

@@ -591,6 +591,8 @@
   // The invocation whose handler is being started by dispatchBatch (0 between handlers), so the
   // host can name the one whose synchronous part ran past the batch's timeout.
   let current = 0;
+  // Answers of the running synchronous entry (see dispatchBatch's `answer`), null outside one.
+  let syncAnswers = null;
   const DISPATCH_FAILED = '{"t":"error","kind":"response","message":"the answer could not be encoded","calls":0,"metrics":[]}';
 
   /**
@@ -603,6 +605,7 @@
    */
   function dispatchBatch(ids, requestJsons, metaJsons, sliceMs, sync) {
     syncEntry = sync === true;
+    syncAnswers = syncEntry ? [] : null;
     const started = DateNow();
     let i = 0;
     for (; i < ids.length; i++) {
@@ -610,6 +613,12 @@
       const id = ids[i];
       current = id;
       const answer = (replyJson) => {
+        // Settled while the synchronous entry runs (its microtasks included): kept for takeAnswers,
+        // one copy for all of them instead of a host call each.
+        if (syncEntry && syncAnswers !== null) {
+          arrPush(syncAnswers, id, replyJson);
+          return;
+        }
         ReflectApply(syncEntry ? hostDoneApply : hostDoneIgnored, hostDone, [undefined, [id, replyJson], { arguments: { copy: true } }]);
       };
       promiseThen(dispatch(id, requestJsons[i], metaJsons[i]), answer, () => answer(DISPATCH_FAILED));
@@ -618,5 +627,15 @@
     return i;
   }
 
-  return { dispatchBatch, current: () => current, setHandler, configure };
+  /**
+   * The answers settled during the last synchronous entry, as [id, replyJson, id, replyJson, …];
+   * the host takes them right after that entry returns. Later answers go to hostDone.
+   */
+  function takeAnswers() {
+    const out = syncAnswers;
+    syncAnswers = null;
+    return out === null ? [] : out;
+  }
+
+  return { dispatchBatch, current: () => current, takeAnswers, setHandler, configure };
 })

@@ -187,6 +187,8 @@ class IsolateSandbox implements Sandbox {
   private syncNsMean = 0;
   private seq = 0;
   private served = 0;
+  /** `served` when the last heap sample started (see `heapUsedBytes`). */
+  private heapSampledAt = -1;
   private disposed = false;
   private watchdog: NodeJS.Timeout | null = null;
   private lastActive = 0;
@@ -328,9 +330,11 @@ class IsolateSandbox implements Sandbox {
       try {
         started = this.dispatchRef.applySync(undefined, args, options);
       } catch (err) {
+        this.takeAnswers();
         this.batchEnded(id, batch, 0, err);
         return;
       }
+      this.takeAnswers();
       this.batchEnded(id, batch, started, null);
       return;
     }
@@ -407,6 +411,22 @@ class IsolateSandbox implements Sandbox {
     for (const inv of ran) this.finish(inv, this.failed(inv, inv.killed ?? error));
   }
 
+  /**
+   * Collect the answers a synchronous entry settled (the bootstrap keeps them for one copy instead
+   * of a host call each) and hold them like `onHostDone` does. Runs only bootstrap code, so no timeout.
+   */
+  private takeAnswers(): void {
+    if (this.disposed) return;
+    let answers: unknown;
+    try {
+      answers = this.prepared.claimed.takeAnswers.applySync(undefined, [], { result: { copy: true } });
+    } catch {
+      return; // disposed meanwhile: nothing to take
+    }
+    if (!Array.isArray(answers)) return;
+    for (let i = 0; i + 1 < answers.length; i += 2) this.onHostDone(answers[i], answers[i + 1]);
+  }
+
   /** The handler of `inv` settled: held while its batch's call runs, else answered now. */
   private readonly onHostDone = (invocationId: unknown, replyJson: unknown): void => {
     const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
@@ -479,8 +499,11 @@ class IsolateSandbox implements Sandbox {
    */
   heapUsedBytes(refresh = true): number {
     if (this.disposed) return 0;
-    if (refresh && !this.heapSampling) {
+    // No code ran since the last sample → nothing new to learn (the pool asks after every release,
+    // and several releases of one batch see the same invocation count).
+    if (refresh && !this.heapSampling && this.served !== this.heapSampledAt) {
       this.heapSampling = true;
+      this.heapSampledAt = this.served;
       this.isolate.getHeapStatistics().then(
         (stats) => { this.heapBytes = stats.used_heap_size + stats.externally_allocated_size; },
         () => { /* disposed meanwhile */ },
@@ -743,3 +766,4 @@ class IsolateSandbox implements Sandbox {
     return runtimeError('E_FUNCTION_ERROR', `the module failed to load: ${message}`);
   }
 }
+

@@ -54,7 +54,7 @@ export class PreparedIsolate implements SpareIsolate {
   private route: HostRoute = UNCLAIMED;
   private state: State = 'preparing';
   private parts: {
-    context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
+    context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; takeAnswers: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
   } | null = null;
 
   /** @throws TypeError when `memoryLimitMiB` is not an integer ≥ 8; isolated-vm's own error when V8 cannot create an isolate. */
@@ -116,9 +116,10 @@ export class PreparedIsolate implements SpareIsolate {
     this.references.push(entry);
     const dispatchBatch = entry.getSync('dispatchBatch', { reference: true }) as ivm.Reference;
     const current = entry.getSync('current', { reference: true }) as ivm.Reference;
+    const takeAnswers = entry.getSync('takeAnswers', { reference: true }) as ivm.Reference;
     const setHandler = entry.getSync('setHandler', { reference: true }) as ivm.Reference;
     const configure = entry.getSync('configure', { reference: true }) as ivm.Reference;
-    this.references.push(dispatchBatch, current, setHandler, configure);
+    this.references.push(dispatchBatch, current, takeAnswers, setHandler, configure);
 
     await step();
     const platformModule = this.isolate.compileModuleSync(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
@@ -127,7 +128,7 @@ export class PreparedIsolate implements SpareIsolate {
       throw new Error(`the faas module has no imports (asked for ${specifier})`);
     });
     platformModule.evaluateSync({ timeout: 1000 });
-    this.parts = { context, dispatchBatch, current, setHandler, configure, platformModule };
+    this.parts = { context, dispatchBatch, current, takeAnswers, setHandler, configure, platformModule };
     this.state = 'ready';
   }
 

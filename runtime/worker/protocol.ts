@@ -4,8 +4,8 @@
  * 2 cores vs ~132k/s for `advanced` serialization, so JSON it is). Everything is plain data.
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { FunctionLimits } from '../../control-plane/core/types.ts';
-import type { BuiltinCallSample, FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
+import type { ChangeEvent, FunctionLimits, LogLine } from '../../control-plane/core/types.ts';
+import type { BuiltinCallSample, FunctionRequest, InvocationMeta, InvocationResult, UserMetricSample } from '../sandbox/interface.ts';
 
 /** A version to run, without its code (the worker fetches code once per version and caches it). */
 export interface TargetSpec {
@@ -24,6 +24,11 @@ export interface ForwardedCall {
   requestId: string;
   /** Epoch ms by which the invocation must end. */
   deadline: number;
+  /**
+   * Present when the invocation came in over the worker's own HTTP server (shape (b)): the gateway
+   * process has no record of it and adopts it on its first forwarded builtin call.
+   */
+  invocation?: { user: { id: string; claims: Record<string, unknown> } | null; chain: string[]; traceparent: string };
 }
 
 /** One builtin call, as measured by the sandbox (defined with the sandbox interface). */
@@ -34,6 +39,21 @@ export interface PoolSample {
   apps: Record<string, { idle: number; busy: number; heapBytes: number }>;
   evictions: Record<string, number>;
 }
+
+/**
+ * What a worker serving HTTP itself (shape (b)) adds to its heartbeat: the versions it runs now and
+ * the largest CPU limit among them (for crash blame and hang detection), and the admin UI's
+ * per-function figures since the last beat (`[app, function, invocations, errors, latency bucket counts]`,
+ * buckets of `runtime/stats.ts`).
+ */
+export interface HttpSample {
+  inFlight: string[];
+  maxCpuMs: number;
+  stats: Array<[string, string, number, number, number[]]>;
+}
+
+/** Control-plane reads a worker serving HTTP asks the gateway process for (`RuntimeControlPlane` methods). */
+export type ControlPlaneRead = 'resolve' | 'getVersion' | 'getFunctionConfig' | 'getAppSettings' | 'getSigningKeys' | 'appExists';
 
 /** A worker's Node.js default metrics (prom-client's `getMetricsAsJSON()`), sent every 2 s. */
 export type NodeMetricsSample = MetricObjectWithValues<MetricValue<string>>[];
@@ -55,7 +75,18 @@ export type ToWorker =
   | { type: 'code'; reqId: number; code: string | null }
   | { type: 'reply'; reqId: number; ok: true; value: unknown }
   | { type: 'reply'; reqId: number; ok: false; error: { code: string; message: string } }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  /** Shape (b): the live worker indexes (for rendezvous ownership), sent whenever the set changes. */
+  | { type: 'workers'; ready: number[] }
+  /** Shape (b): a control-plane change, so the worker's caches drop stale entries at once. */
+  | { type: 'change'; event: ChangeEvent }
+  /** Shape (b): version keys quarantined now. */
+  | { type: 'quarantined'; keys: string[] }
+  /** Shape (b): asks for the worker's invocation metrics (prom-client JSON) for a scrape. */
+  | { type: 'scrape'; reqId: number };
+
+/** Sent with a TCP socket handle (not batched): serve this connection (shape (b)). */
+export interface ConnectionMessage { type: 'connection' }
 
 export type FromWorker =
   | { type: 'ready'; pid: number }
@@ -63,4 +94,16 @@ export type FromWorker =
   | { type: 'get-code'; reqId: number; app: string; function: string; versionId: string }
   | { type: 'builtin'; reqId: number; call: ForwardedCall; builtin: string; op: string; args: unknown[] }
   | { type: 'heartbeat'; pool: PoolSample }
-  | { type: 'node-metrics'; metrics: NodeMetricsSample };
+  | { type: 'node-metrics'; metrics: NodeMetricsSample }
+  // --- shape (b): a worker serving HTTP itself ---
+  | { type: 'http-heartbeat'; http: HttpSample }
+  | { type: 'cp'; reqId: number; op: ControlPlaneRead; args: string[] }
+  | { type: 'logs'; lines: LogLine[] }
+  | { type: 'user-metrics'; app: string; samples: UserMetricSample[] }
+  /** Run this invocation on the version's owner (a cold or rarely used version is not warmed here). */
+  | { type: 'forward-invoke'; reqId: number; target: TargetSpec; request: FunctionRequest; meta: InvocationMeta; invocation?: ForwardedCall['invocation'] }
+  /** Sent at once (not batched) before the first invocation of a version in a heartbeat period: if this process dies now, blame it. */
+  | { type: 'running'; key: string }
+  /** Invocations that made forwarded builtin calls and have ended (the gateway process ends their records). */
+  | { type: 'ended'; requestIds: string[] }
+  | { type: 'scraped'; reqId: number; metrics: NodeMetricsSample };

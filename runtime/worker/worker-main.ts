@@ -12,8 +12,11 @@ import { createBuiltinHost, type RedisExecute } from '../../builtins/registry.ts
 import { isPlatformError, runtimeError } from '../errors.ts';
 import { IsolatePool, poolOptions } from '../pool/pool.ts';
 import { isolateSandboxProvider, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
-import type { InvocationResult } from '../sandbox/interface.ts';
-import type { FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
+import { Socket } from 'node:net';
+import type { FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
+import type { TracingConfig } from '../tracing.ts';
+import { startWorkerHttp, type WorkerHttp } from './http-gateway.ts';
+import type { ConnectionMessage, ForwardedCall, FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 if (typeof process.send !== 'function') {
@@ -70,10 +73,12 @@ if (redisUrl) {
 }
 const builtins = createBuiltinHost({
   redis: redisExecute,
-  forward: (call, builtin, op, args) => ask((reqId) => ({
-    type: 'builtin', reqId, builtin, op, args: [...args],
-    call: { app: call.app, function: call.function, versionId: call.versionId, requestId: call.requestId, deadline: call.deadline },
-  })),
+  forward: (call, builtin, op, args) => {
+    const forwarded: ForwardedCall = { app: call.app, function: call.function, versionId: call.versionId, requestId: call.requestId, deadline: call.deadline };
+    const local = builtin === 'config' ? http?.config(forwarded, op, [...args]) : undefined;
+    if (local !== undefined) return local;
+    return ask((reqId) => ({ type: 'builtin', reqId, builtin, op, args: [...args], call: http === null ? forwarded : http.describe(forwarded) }));
+  },
 });
 
 // --- pool --------------------------------------------------------------------------------------
@@ -99,40 +104,63 @@ function failure(err: unknown): InvocationResult {
   return { ok: false, status: e.status, error: e.toJSON().error, cpuTimeMs: 0, logs: [], builtins: [], metrics: [] };
 }
 
-async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+/** Run one invocation in this worker's pool. Never rejects: failures come back as results. */
+async function runLocal(target: TargetSpec, request: FunctionRequest, meta: InvocationMeta): Promise<{ result: InvocationResult; timings: ResultTimings }> {
   let result: InvocationResult;
   const timings: ResultTimings = { coldStart: false, coldStartMs: 0, queueMs: 0, acquiredFrom: 0 };
   try {
-    const code = await codeFor(msg.target);
+    const code = await codeFor(target);
     const acquireStart = performance.now();
     timings.acquiredFrom = performance.timeOrigin + acquireStart;
-    let lease = await pool.acquire({ ...msg.target, code });
+    let lease = await pool.acquire({ ...target, code });
     if (lease.sandbox.poisoned) {
       // Disposed between hand-out and use (a concurrent invocation hit a limit): take a fresh one.
       lease.release();
-      lease = await pool.acquire({ ...msg.target, code });
+      lease = await pool.acquire({ ...target, code });
     }
     const acquireMs = performance.now() - acquireStart;
     timings.coldStart = lease.coldStart;
     if (lease.coldStart) timings.coldStartMs = acquireMs;
     else timings.queueMs = acquireMs;
     try {
-      result = await lease.sandbox.invoke(msg.request, msg.meta);
+      result = await lease.sandbox.invoke(request, meta);
     } finally {
       lease.release();
     }
   } catch (err) {
     result = failure(err);
   }
+  return { result, timings };
+}
+
+async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+  const { result, timings } = await runLocal(msg.target, msg.request, msg.meta);
   send({ type: 'result', id: msg.id, result, timings });
 }
 
-process.on('message', (msg: ToWorker | ToWorker[]) => {
+// --- shape (b): this worker serves HTTP itself (FAAS_WORKER_HTTP names the gateway process's private socket) ---
+const httpSocket = process.env.FAAS_WORKER_HTTP;
+const http: WorkerHttp | null = httpSocket ? await startWorkerHttp({
+  index: Number(process.env.FAAS_WORKER_INDEX ?? 0),
+  upstreamSocket: httpSocket,
+  tracing: JSON.parse(process.env.FAAS_WORKER_TRACING ?? '{"sampleRatio":1,"serviceName":"faas"}') as TracingConfig,
+  ask,
+  send,
+  sendNow: (msg) => process.send?.([msg]),
+  runLocal,
+}) : null;
+
+process.on('message', (msg: ToWorker | ToWorker[] | ConnectionMessage, handle?: unknown) => {
   if (Array.isArray(msg)) for (const m of msg) onMessage(m);
-  else onMessage(msg);
+  else if (msg.type === 'connection') {
+    // A connection handed over by the gateway process (shape (b)); without an HTTP side, close it.
+    if (http !== null && handle instanceof Socket) http.accept(handle);
+    else if (handle instanceof Socket) handle.destroy();
+  } else onMessage(msg);
 });
 
 function onMessage(msg: ToWorker): void {
+  if (http?.onMessage(msg) === true) return;
   switch (msg.type) {
     case 'invoke':
       // The supervisor sends the code with the first invocation of a version on this worker.
@@ -157,8 +185,8 @@ function onMessage(msg: ToWorker): void {
       break;
     }
     case 'shutdown':
-      // Flush results of drained invocations before exiting.
-      void pool.close(2000).finally(() => {
+      // Stop taking connections, then flush results of drained invocations before exiting.
+      void (http?.close() ?? Promise.resolve()).catch(() => {}).then(() => pool.close(2000)).finally(() => {
         flush();
         process.exit(0);
       });
@@ -177,6 +205,7 @@ setInterval(() => {
   const beat = beats++;
   const apps = pool.appStats(beat % 4 === 0);
   send({ type: 'heartbeat', pool: { apps, evictions: { ...pool.stats().evictions } } });
+  if (http !== null) send({ type: 'http-heartbeat', http: http.sample() });
   if (beat % 8 === 0) {
     nodeMetrics.getMetricsAsJSON().then((metrics) => send({ type: 'node-metrics', metrics }), (err: unknown) => {
       process.stderr.write(`worker: collecting Node.js metrics failed: ${String(err)}\n`);

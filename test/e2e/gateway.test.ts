@@ -10,10 +10,6 @@ after(() => p?.stop());
 const HELLO = `export default async function (req, ctx) { return { hello: 'world', version: ctx.version } }`;
 const CRASH_AFTER_AWAIT = `export default async (req, ctx) => { await ctx.redis.get('x'); const s = new Set(); for (let i = 0; ; i++) s.add(i); }`;
 
-async function allWorkersReady(): Promise<void> {
-  for (let i = 0; i < 200 && p.platform.supervisor.workers().some((w) => !w.ready); i++) await new Promise((res) => setTimeout(res, 50));
-  assert.ok(p.platform.supervisor.workers().every((w) => w.ready), 'workers restarted');
-}
 
 describe('serving', () => {
   test('a deployed function answers through /fn with request id and version headers', async () => {
@@ -148,57 +144,6 @@ describe('limits fail alone while everything else keeps serving', () => {
     assert.deepEqual(r.body, { error: { code: 'E_FUNCTION_ERROR', message: 'gift amount missing' } });
   });
 
-  test('an allocation that aborts the worker process fails only that worker\'s in-flight invocations; the worker restarts', async () => {
-    // A Set grown past what the heap can rehash makes V8 abort the whole process (not a catchable
-    // isolate OOM). After an await the isolate runs on isolated-vm's thread pool and the abort is immediate.
-    await deploy(p, 'e2e', 'crash', CRASH_AFTER_AWAIT, { cpuTimeMs: 5000, wallTimeMs: 10000 });
-    const before = p.platform.supervisor.workers();
-    const crashing = invoke(p, 'e2e', 'crash');
-    // While the worker is dying, the gateway and other functions keep answering.
-    const others = await Promise.all(Array.from({ length: 10 }, () => invoke(p, 'e2e', 'hello')));
-    for (const o of others) assert.ok(o.status === 200 || errorCode(o) === 'E_WORKER_CRASHED', JSON.stringify(o.body));
-    const r = await crashing;
-    assert.equal(r.status, 503);
-    assert.equal(errorCode(r), 'E_WORKER_CRASHED');
-    await allWorkersReady();
-    const afterCrash = p.platform.supervisor.workers();
-    assert.equal(afterCrash.reduce((n, w) => n + w.restarts, 0), before.reduce((n, w) => n + w.restarts, 0) + 1);
-    assert.equal((await invoke(p, 'e2e', 'hello')).status, 200);
-    assert.equal((await call(`${p.url}/readyz`)).status, 200);
-  });
-
-  test('a version that keeps crashing workers is quarantined', async () => {
-    // Each crash counts 1/n against the n versions in flight; alone in flight, the previous
-    // test's crash and two more reach the default threshold of 3. Allow for shared blame.
-    let q = await invoke(p, 'e2e', 'crash');
-    for (let i = 0; i < 5 && errorCode(q) === 'E_WORKER_CRASHED'; i++) {
-      await allWorkersReady();
-      q = await invoke(p, 'e2e', 'crash');
-    }
-    assert.equal(q.status, 503);
-    assert.equal(errorCode(q), 'E_QUARANTINED');
-    const metrics = String((await call(`${p.url}/metrics`)).body);
-    assert.match(metrics, new RegExp(`faas_quarantined_version\\{app="e2e",function="crash",version="${q.headers.get('x-faas-version')}"\\} 1`), 'operators see which version is quarantined');
-    assert.equal((await invoke(p, 'e2e', 'hello')).status, 200);
-    // A fixed version is a new version id, so it runs.
-    await deploy(p, 'e2e', 'crash', `export default async () => 'fixed'`);
-    assert.equal((await invoke(p, 'e2e', 'crash')).body, 'fixed');
-  });
-
-  test('the same allocation before any await ends within the wall limit plus grace, whether V8 aborts or hangs', async () => {
-    // Run synchronously on the worker's main thread, V8's last-resort GC may hang instead of
-    // aborting: then the worker's own watchdog cannot run and the supervisor kills the worker.
-    await deploy(p, 'e2e', 'hang', `export default async () => { const s = new Set(); for (let i = 0; ; i++) s.add(i); }`, { cpuTimeMs: 1500, wallTimeMs: 1500 });
-    const t0 = performance.now();
-    const r = await invoke(p, 'e2e', 'hang');
-    const ms = performance.now() - t0;
-    const outcome = `${r.status} ${errorCode(r)}`;
-    assert.ok(outcome === '504 E_TIMEOUT' || outcome === '503 E_WORKER_CRASHED', outcome);
-    assert.ok(ms < 1500 + 2000 + 1500, `answered after ${ms} ms`);
-    await allWorkersReady();
-    assert.equal((await invoke(p, 'e2e', 'hello')).status, 200);
-  });
-
   test('100 concurrent requests to a fresh version cold-start it once', async () => {
     // Module code runs once per isolate: every answer names the same isolate.
     await deploy(p, 'e2e', 'burst', `const isolate = Math.random().toString(36).slice(2); export default async (req, ctx) => { await ctx.redis.incr('hits'); return isolate }`);
@@ -211,6 +156,88 @@ describe('limits fail alone while everything else keeps serving', () => {
     assert.equal(again.body, answers[0]?.body);
   });
 });
+
+/**
+ * A request whose worker process dies. Shape (a) (`process`): always 503 E_WORKER_CRASHED from the
+ * gateway process. Shape (b) (`workers`): 503 E_WORKER_CRASHED when the worker that took the
+ * connection sent the version to its owner and the owner died; the connection closes without an
+ * answer when the worker that took it was running the version itself.
+ */
+async function attempt(q: TestPlatform, app: string, fn: string): Promise<Awaited<ReturnType<typeof invoke>> | 'dropped'> {
+  try {
+    return await invoke(q, app, fn);
+  } catch {
+    return 'dropped';
+  }
+}
+
+const crashedAsExpected = (shape: 'workers' | 'process', r: Awaited<ReturnType<typeof attempt>>): boolean =>
+  r === 'dropped' ? shape === 'workers' : r.status === 503 && errorCode(r) === 'E_WORKER_CRASHED';
+
+for (const shape of ['workers', 'process'] as const) {
+  describe(`worker crashes (FAAS_GATEWAY=${shape})`, () => {
+    let q: TestPlatform;
+    before(async () => { q = shape === 'process' ? p : await startPlatform({ env: { FAAS_GATEWAY: 'workers' } }); });
+    after(() => (shape === 'process' ? undefined : q?.stop()));
+    const ready = async (): Promise<void> => {
+      for (let i = 0; i < 200 && q.platform.supervisor.workers().some((w) => !w.ready); i++) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(q.platform.supervisor.workers().every((w) => w.ready), 'workers restarted');
+    };
+    const app = `crash-${shape}`;
+
+    test('an allocation that aborts the worker process fails only that worker\'s in-flight invocations; the worker restarts', async () => {
+      // A Set grown past what the heap can rehash makes V8 abort the whole process (not a catchable
+      // isolate OOM). After an await the isolate runs on isolated-vm's thread pool and the abort is immediate.
+      await deploy(q, app, 'crash', CRASH_AFTER_AWAIT, { cpuTimeMs: 5000, wallTimeMs: 10000 });
+      await deploy(q, app, 'hello', HELLO);
+      const before = q.platform.supervisor.workers();
+      const crashing = attempt(q, app, 'crash');
+      // While the worker is dying, the gateway and other functions keep answering.
+      const others = await Promise.all(Array.from({ length: 10 }, () => attempt(q, app, 'hello')));
+      for (const o of others) assert.ok(o !== 'dropped' ? o.status === 200 || errorCode(o) === 'E_WORKER_CRASHED' : shape === 'workers', JSON.stringify(o === 'dropped' ? o : o.body));
+      const r = await crashing;
+      assert.ok(crashedAsExpected(shape, r), JSON.stringify(r === 'dropped' ? r : r.body));
+      await ready();
+      const afterCrash = q.platform.supervisor.workers();
+      assert.equal(afterCrash.reduce((n, w) => n + w.restarts, 0), before.reduce((n, w) => n + w.restarts, 0) + 1);
+      assert.equal((await invoke(q, app, 'hello')).status, 200);
+      assert.equal((await call(`${q.url}/readyz`)).status, 200);
+    });
+
+    test('a version that keeps crashing workers is quarantined', async () => {
+      // Each crash counts 1/n against the n versions in flight (or, in shape (b), announced as
+      // running); alone, the previous test's crash and two more reach the default threshold of 3.
+      let r = await attempt(q, app, 'crash');
+      for (let i = 0; i < 5 && crashedAsExpected(shape, r); i++) {
+        await ready();
+        r = await attempt(q, app, 'crash');
+      }
+      assert.ok(r !== 'dropped', 'the quarantined version is refused with an answer');
+      assert.equal(r.status, 503);
+      assert.equal(errorCode(r), 'E_QUARANTINED');
+      const metrics = String((await call(`${q.url}/metrics`)).body);
+      assert.match(metrics, new RegExp(`faas_quarantined_version\\{app="${app}",function="crash",version="${r.headers.get('x-faas-version')}"\\} 1`), 'operators see which version is quarantined');
+      assert.equal((await invoke(q, app, 'hello')).status, 200);
+      // A fixed version is a new version id, so it runs.
+      await deploy(q, app, 'crash', `export default async () => 'fixed'`);
+      assert.equal((await invoke(q, app, 'crash')).body, 'fixed');
+    });
+
+    test('the same allocation before any await ends within the wall limit plus grace, whether V8 aborts or hangs', async () => {
+      // Run synchronously on the worker's main thread, V8's last-resort GC may hang instead of
+      // aborting: then the worker's own watchdog cannot run and the supervisor kills the worker.
+      await deploy(q, app, 'hang', `export default async () => { const s = new Set(); for (let i = 0; ; i++) s.add(i); }`, { cpuTimeMs: 1500, wallTimeMs: 1500 });
+      const t0 = performance.now();
+      const r = await attempt(q, app, 'hang');
+      const ms = performance.now() - t0;
+      const outcome = r === 'dropped' ? 'dropped' : `${r.status} ${errorCode(r)}`;
+      assert.ok(outcome === '504 E_TIMEOUT' || outcome === '503 E_WORKER_CRASHED' || (shape === 'workers' && outcome === 'dropped'), outcome);
+      assert.ok(ms < 1500 + 2000 + 1500, `answered after ${ms} ms`);
+      await ready();
+      assert.equal((await invoke(q, app, 'hello')).status, 200);
+    });
+  });
+}
 
 describe('logs', () => {
   test('ctx.log lines are returned by the logs API with the request id', async () => {
