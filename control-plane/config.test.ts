@@ -18,3 +18,12 @@ test('bad FAAS_POOL_* values are refused at start, naming the variable', () => {
   }
   for (const value of ['0', '1', '']) assert.doesNotThrow(() => configFromEnv({ FAAS_POOL_SPARE: value, FAAS_POOL_MAX_ISOLATES: '2500' }));
 });
+
+test('FAAS_GATEWAY picks who serves /fn (process by default) and a bad value is refused, naming the variable and the choices', () => {
+  assert.equal(configFromEnv({}).gateway, 'process');
+  assert.equal(configFromEnv({ FAAS_GATEWAY: '' }).gateway, 'process');
+  assert.equal(configFromEnv({ FAAS_GATEWAY: 'workers' }).gateway, 'workers');
+  for (const value of ['worker', 'WORKERS', 'b']) {
+    assert.throws(() => configFromEnv({ FAAS_GATEWAY: value }), (err: Error & { code?: string }) => err.code === 'ERR_FAAS_CONFIG' && /^FAAS_GATEWAY must be workers .* or process /.test(err.message), value);
+  }
+});

@@ -412,7 +412,6 @@ async function mountRuntime(app: FastifyInstance, deps: RuntimeDeps): Promise<Ru
             case 'resolve': return controlPlane.resolve(a, b, c);
             case 'getVersion': return controlPlane.getVersion(a, b, c);
             case 'getFunctionConfig': return controlPlane.getFunctionConfig(a, b);
-            case 'getAppSettings': return controlPlane.getAppSettings(a);
             case 'getSigningKeys': return controlPlane.getSigningKeys(a);
             case 'appExists': return deps.appExists(a);
           }

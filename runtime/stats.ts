@@ -12,6 +12,12 @@
 /** Upper bounds of the latency buckets, in ms. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
+/** Index of the latency bucket of `durationMs` (ms): 0 … LATENCY_BUCKETS_MS.length, the last one beyond the last bound. */
+export function latencyBucket(durationMs: number): number {
+  const i = LATENCY_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
+  return i < 0 ? LATENCY_BUCKETS_MS.length : i;
+}
+
 interface Bucket {
   minute: number;
   invocations: number;
@@ -49,10 +55,8 @@ export class InvocationStats {
 
   /** Count one invocation of `app/fn` that took `durationMs` and failed when `failed`. */
   record(app: string, fn: string, durationMs: number, failed: boolean): void {
-    let i = LATENCY_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
-    if (i < 0) i = LATENCY_BUCKETS_MS.length;
     const latency = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-    latency[i] = 1;
+    latency[latencyBucket(durationMs)] = 1;
     this.add(app, fn, 1, failed ? 1 : 0, latency);
   }
 

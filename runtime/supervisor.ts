@@ -115,6 +115,17 @@ const WORKER_ENTRY = new URL('./worker/worker-main.ts', import.meta.url);
 /** Workers send a heartbeat every 250 ms; one silent for this long gets no new invocations. */
 const HEARTBEAT_STALE_MS = 1_000;
 
+/**
+ * The `reply` for a request a worker made that failed: a coded error keeps its code and message;
+ * anything else (a platform fault, whose message may hold internals) becomes `fallbackCode` with
+ * `fallbackMessage`.
+ */
+function failedReply(reqId: number, err: unknown, fallbackCode: string, fallbackMessage: string): Extract<ToWorker, { type: 'reply'; ok: false }> {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const coded = typeof e?.code === 'string';
+  return { type: 'reply', reqId, ok: false, error: { code: coded ? String(e?.code) : fallbackCode, message: coded ? String(e?.message) : fallbackMessage } };
+}
+
 export class WorkerSupervisor {
   private readonly options: Readonly<SupervisorOptions>;
   private readonly slots: WorkerSlot[] = [];
@@ -183,11 +194,6 @@ export class WorkerSupervisor {
     });
     this.server = server;
     return server.address() as AddressInfo;
-  }
-
-  /** Shape (b): the public address the workers serve (null in shape (a)). */
-  address(): AddressInfo | null {
-    return (this.server?.address() as AddressInfo | null | undefined) ?? null;
   }
 
   /**
@@ -430,11 +436,7 @@ export class WorkerSupervisor {
       case 'builtin':
         this.options.builtin(msg.call, msg.builtin, msg.op, msg.args, slot.index).then(
           (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value }),
-          (err: unknown) => {
-            const e = err as { code?: unknown; message?: unknown };
-            const coded = typeof e.code === 'string';
-            this.post(slot, { type: 'reply', reqId: msg.reqId, ok: false, error: { code: coded ? String(e.code) : 'E_INTERNAL', message: coded ? String(e.message) : 'builtin failed because of a platform fault' } });
-          },
+          (err: unknown) => this.post(slot, failedReply(msg.reqId, err, 'E_INTERNAL', 'builtin failed because of a platform fault')),
         );
         return;
       case 'cp': {
@@ -442,10 +444,7 @@ export class WorkerSupervisor {
         if (http === undefined) return;
         http.read(msg.op, msg.args).then(
           (value) => this.post(slot, { type: 'reply', reqId: msg.reqId, ok: true, value: value ?? null }),
-          (err: unknown) => {
-            const e = err as { code?: unknown; message?: unknown };
-            this.post(slot, { type: 'reply', reqId: msg.reqId, ok: false, error: { code: typeof e.code === 'string' ? e.code : 'E_CONTROL_PLANE_UNAVAILABLE', message: typeof e.message === 'string' ? e.message : 'the control plane failed' } });
-          },
+          (err: unknown) => this.post(slot, failedReply(msg.reqId, err, 'E_CONTROL_PLANE_UNAVAILABLE', 'the control plane failed')),
         );
         return;
       }

@@ -20,7 +20,7 @@
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import replyFrom from '@fastify/reply-from';
-import type { ChangeEvent, LogLine, ResolvedTarget, RuntimeControlPlane } from '../../control-plane/core/types.ts';
+import type { ChangeEvent, ResolvedTarget, RuntimeControlPlane } from '../../control-plane/core/types.ts';
 import { createAuthHost } from '../../builtins/auth/host.ts';
 import { ConfigCache, InvocationRegistry, serveConfig } from '../builtin-dispatch.ts';
 import { runtimeError } from '../errors.ts';
@@ -28,7 +28,7 @@ import { gatewayRoutes, type GatewayDeps } from '../gateway.ts';
 import { PlatformMetrics } from '../metrics.ts';
 import { Resolver } from '../resolver.ts';
 import type { FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
-import { LATENCY_BUCKETS_MS } from '../stats.ts';
+import { LATENCY_BUCKETS_MS, latencyBucket } from '../stats.ts';
 import type { SupervisedResult } from '../supervisor.ts';
 import { Tracing, type TracingConfig } from '../tracing.ts';
 import { ownerOf } from './routing.ts';
@@ -77,14 +77,12 @@ export interface WorkerHttp {
 export async function startWorkerHttp(deps: WorkerHttpDeps): Promise<WorkerHttp> {
   const listeners = new Set<(event: ChangeEvent) => void>();
   const read = <T>(op: ControlPlaneRead, ...args: string[]): Promise<T> => deps.ask((reqId) => ({ type: 'cp', reqId, op, args })) as Promise<T>;
-  const controlPlane: RuntimeControlPlane & { appExists(app: string): Promise<boolean> } = {
+  const controlPlane: Pick<RuntimeControlPlane, 'resolve' | 'getVersion' | 'getFunctionConfig' | 'getSigningKeys' | 'onChange'> & { appExists(app: string): Promise<boolean> } = {
     resolve: (app, fn, alias) => read('resolve', app, fn, alias),
     getVersion: (app, fn, versionId) => read('getVersion', app, fn, versionId),
     getFunctionConfig: (app, fn) => read('getFunctionConfig', app, fn),
-    getAppSettings: (app) => read('getAppSettings', app),
     getSigningKeys: (app) => read('getSigningKeys', app),
     appExists: (app) => read('appExists', app),
-    appendLogs: async (lines: LogLine[]) => deps.send({ type: 'logs', lines }),
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -160,7 +158,7 @@ export async function startWorkerHttp(deps: WorkerHttpDeps): Promise<WorkerHttp>
           context: live.context,
           end: () => {
             live.end();
-            if (adopted.delete(live.context.requestId)) endedQueue(live.context.requestId);
+            if (adopted.delete(live.context.requestId)) deps.send({ type: 'ended', requestIds: [live.context.requestId] });
           },
         };
       },
@@ -176,23 +174,11 @@ export async function startWorkerHttp(deps: WorkerHttpDeps): Promise<WorkerHttp>
       }
       s[2]++;
       if (!result.ok && result.status >= 500) s[3]++;
-      let i = LATENCY_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
-      if (i < 0) i = LATENCY_BUCKETS_MS.length;
+      const i = latencyBucket(durationMs);
       s[4][i] = (s[4][i] as number) + 1;
       if (result.metrics.length > 0) deps.send({ type: 'user-metrics', app: target.app, samples: result.metrics });
       metrics.observeResult(target, result, durationMs);
     },
-  };
-  let ended: string[] = [];
-  const endedQueue = (requestId: string): void => {
-    ended.push(requestId);
-    if (ended.length === 1) {
-      setImmediate(() => {
-        const ids = ended;
-        ended = [];
-        deps.send({ type: 'ended', requestIds: ids });
-      });
-    }
   };
 
   const app = Fastify({

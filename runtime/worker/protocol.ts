@@ -53,7 +53,7 @@ export interface HttpSample {
 }
 
 /** Control-plane reads a worker serving HTTP asks the gateway process for (`RuntimeControlPlane` methods). */
-export type ControlPlaneRead = 'resolve' | 'getVersion' | 'getFunctionConfig' | 'getAppSettings' | 'getSigningKeys' | 'appExists';
+export type ControlPlaneRead = 'resolve' | 'getVersion' | 'getFunctionConfig' | 'getSigningKeys' | 'appExists';
 
 /** A worker's Node.js default metrics (prom-client's `getMetricsAsJSON()`), sent every 2 s. */
 export type NodeMetricsSample = MetricObjectWithValues<MetricValue<string>>[];

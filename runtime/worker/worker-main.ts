@@ -15,7 +15,7 @@ import { isolateSandboxProvider, sandboxOptions } from '../sandbox/isolate-sandb
 import { Socket } from 'node:net';
 import type { FunctionRequest, InvocationMeta, InvocationResult } from '../sandbox/interface.ts';
 import type { TracingConfig } from '../tracing.ts';
-import { startWorkerHttp, type WorkerHttp } from './http-gateway.ts';
+import type { WorkerHttp } from './http-gateway.ts';
 import type { ConnectionMessage, ForwardedCall, FromWorker, ResultTimings, TargetSpec, ToWorker } from './protocol.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
@@ -140,7 +140,7 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
 
 // --- shape (b): this worker serves HTTP itself (FAAS_WORKER_HTTP names the gateway process's private socket) ---
 const httpSocket = process.env.FAAS_WORKER_HTTP;
-const http: WorkerHttp | null = httpSocket ? await startWorkerHttp({
+const http: WorkerHttp | null = httpSocket ? await (await import('./http-gateway.ts')).startWorkerHttp({
   index: Number(process.env.FAAS_WORKER_INDEX ?? 0),
   upstreamSocket: httpSocket,
   tracing: JSON.parse(process.env.FAAS_WORKER_TRACING ?? '{"sampleRatio":1,"serviceName":"faas"}') as TracingConfig,

@@ -106,6 +106,23 @@ export const insertNewlineAndIndent: StateCommand = ({ state, dispatch }) => {
   return true;
 };
 
+/** The lines the selection touches, each once, in selection order. */
+function selectedLines(state: EditorState): Array<{ from: number; text: string }> {
+  const lines: Array<{ from: number; text: string }> = [];
+  const seen = new Set<number>();
+  for (const r of state.selection.ranges) {
+    for (let pos = r.from; pos <= r.to;) {
+      const line = state.doc.lineAt(pos);
+      if (!seen.has(line.from)) {
+        seen.add(line.from);
+        lines.push({ from: line.from, text: line.text });
+      }
+      pos = line.to + 1;
+    }
+  }
+  return lines;
+}
+
 /** Tab: insert one indent unit at an empty cursor, else indent every selected line. */
 export const indentMore: StateCommand = ({ state, dispatch }) => {
   const unit = state.facet(indentUnit);
@@ -113,18 +130,7 @@ export const indentMore: StateCommand = ({ state, dispatch }) => {
     dispatch(state.update(state.replaceSelection(unit), { scrollIntoView: true, userEvent: 'input' }));
     return true;
   }
-  const changes = [];
-  const seen = new Set<number>();
-  for (const r of state.selection.ranges) {
-    for (let pos = r.from; pos <= r.to;) {
-      const line = state.doc.lineAt(pos);
-      if (!seen.has(line.from)) {
-        seen.add(line.from);
-        changes.push({ from: line.from, insert: unit });
-      }
-      pos = line.to + 1;
-    }
-  }
+  const changes = selectedLines(state).map((line) => ({ from: line.from, insert: unit }));
   dispatch(state.update({ changes, userEvent: 'input.indent' }));
   return true;
 };
@@ -133,18 +139,10 @@ export const indentMore: StateCommand = ({ state, dispatch }) => {
 export const indentLess: StateCommand = ({ state, dispatch }) => {
   const width = state.facet(indentUnit).length;
   const changes = [];
-  const seen = new Set<number>();
-  for (const r of state.selection.ranges) {
-    for (let pos = r.from; pos <= r.to;) {
-      const line = state.doc.lineAt(pos);
-      if (!seen.has(line.from)) {
-        seen.add(line.from);
-        const lead = /^[ \t]*/.exec(line.text)?.[0] ?? '';
-        const remove = lead.startsWith('\t') ? 1 : Math.min(width, lead.length);
-        if (remove > 0) changes.push({ from: line.from, to: line.from + remove });
-      }
-      pos = line.to + 1;
-    }
+  for (const line of selectedLines(state)) {
+    const lead = /^[ \t]*/.exec(line.text)?.[0] ?? '';
+    const remove = lead.startsWith('\t') ? 1 : Math.min(width, lead.length);
+    if (remove > 0) changes.push({ from: line.from, to: line.from + remove });
   }
   if (changes.length === 0) return false;
   dispatch(state.update({ changes, userEvent: 'delete.dedent' }));
