@@ -157,10 +157,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
   };
 }
 
-/** FAAS_GATEWAY → the gateway shape (unset: `process`). @throws Error (ERR_FAAS_CONFIG) for anything but `workers`, `process` or unset. */
+/** The gateway shape when FAAS_GATEWAY is unset (README, "Environment"). */
+export const DEFAULT_GATEWAY: PlatformConfig['gateway'] = 'process';
+
+/** FAAS_GATEWAY → the gateway shape (unset: DEFAULT_GATEWAY). @throws Error (ERR_FAAS_CONFIG) for anything but `workers`, `process` or unset. */
 function gatewayShape(raw: string | undefined): PlatformConfig['gateway'] {
-  if (raw === undefined || raw === '' || raw === 'process') return 'process';
-  if (raw === 'workers') return 'workers';
+  if (raw === undefined || raw === '') return DEFAULT_GATEWAY;
+  if (raw === 'workers' || raw === 'process') return raw;
   throw configError(`FAAS_GATEWAY must be workers (each worker process serves /fn itself) or process (one gateway process forwards invocations to the workers), got ${JSON.stringify(raw)}`);
 }
 

@@ -18,7 +18,7 @@ import { summarizeProfiles, type ProfileSummary } from '../harness/cpu-profile.t
 import { percentile } from '../harness/stats.ts';
 import { startPlatform } from '../peers/platform.ts';
 import { platformColdStarts } from './cold-start.ts';
-import { targetFor, type Workload } from './throughput.ts';
+import { targetFor, type GatewayShape, type Workload } from './throughput.ts';
 
 /** The profile of one workload. */
 export interface WorkloadProfile {
@@ -35,11 +35,11 @@ export interface ProfileResult {
   runs: WorkloadProfile[];
 }
 
-async function profileOne(name: Workload | 'cold start', run: (platform: Awaited<ReturnType<typeof startPlatform>>) => Promise<string>, redisUrl: string | undefined, cpus: string | undefined, topN: number): Promise<WorkloadProfile> {
+async function profileOne(name: Workload | 'cold start', run: (platform: Awaited<ReturnType<typeof startPlatform>>) => Promise<string>, redisUrl: string | undefined, cpus: string | undefined, topN: number, shape: GatewayShape): Promise<WorkloadProfile> {
   const dir = await mkdtemp(join(tmpdir(), 'faas-bench-prof-'));
   const root = fileURLToPath(new URL('../../', import.meta.url));
   try {
-    const platform = await startPlatform({ redisUrl, cpus, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
+    const platform = await startPlatform({ redisUrl, cpus, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`, FAAS_GATEWAY: shape } });
     const gatewayPid = platform.server.pid;
     let achieved: string;
     try {
@@ -65,22 +65,23 @@ async function profileOne(name: Workload | 'cold start', run: (platform: Awaited
 
 /**
  * Profile each of `workloads` under `load`, then `coldStarts` fresh-version first invocations
- * (0 → no cold-start profile), each on its own fresh platform pinned to `cpus`.
+ * (0 → no cold-start profile), each on its own fresh platform pinned to `cpus`, started with
+ * FAAS_GATEWAY=`shape`.
  */
-export async function profilePlatform(workloads: readonly Workload[], handlers: Record<Workload, string>, load: LoadOptions, coldStarts: number, redisUrl: string | undefined, cpus: string | undefined, topN = 10): Promise<ProfileResult> {
+export async function profilePlatform(workloads: readonly Workload[], handlers: Record<Workload, string>, load: LoadOptions, coldStarts: number, redisUrl: string | undefined, cpus: string | undefined, shape: GatewayShape, topN = 10): Promise<ProfileResult> {
   const runs: WorkloadProfile[] = [];
   for (const w of workloads) {
     runs.push(await profileOne(w, async (platform) => {
       await platform.deploy('bench', w, handlers[w]);
       const r = await measure(targetFor(w, `${platform.base}/fn/bench/${w}`), load);
       return `${Math.round(r.rps).toLocaleString('en-US')} req/s`;
-    }, redisUrl, cpus, topN));
+    }, redisUrl, cpus, topN, shape));
   }
   if (coldStarts > 0) {
     runs.push(await profileOne('cold start', async (platform) => {
       const c = await platformColdStarts(platform, coldStarts);
       return `${coldStarts} cold starts, p50 ${percentile(c.first, 50).toFixed(2)} ms`;
-    }, redisUrl, cpus, topN));
+    }, redisUrl, cpus, topN, shape));
   }
   return { runs };
 }

@@ -10,8 +10,13 @@ import { JSON_BODY, leaderboardBody } from './bodies.ts';
 
 /** The throughput workloads. */
 export type Workload = 'hello' | 'json' | 'leaderboard';
-/** The peers. */
-export type Peer = 'bare fastify' | 'workerd' | 'platform';
+/** The platform's gateway shapes (FAAS_GATEWAY; README, "How it is built"). */
+export type GatewayShape = 'process' | 'workers';
+/**
+ * The peers. `platform` is the platform as started without FAAS_GATEWAY (its default shape; the
+ * targets are judged on it); `platform (FAAS_GATEWAY=…)` is the other shape, measured beside it.
+ */
+export type Peer = 'bare fastify' | 'workerd' | 'platform' | `platform (FAAS_GATEWAY=${GatewayShape})`;
 
 /** One load target: a workload served by a peer. */
 export interface Subject {
@@ -66,7 +71,7 @@ export async function runThroughput(subjects: readonly Subject[], reps: number, 
       const key = `${s.workload}/${s.peer}`;
       out.set(key, [...(out.get(key) ?? []), r]);
       const bad = r.non2xx + r.errors + r.timeouts;
-      progress(`  rep ${rep}/${reps} ${s.workload.padEnd(11)} ${s.peer.padEnd(12)} ${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms${bad > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)` : ''}`);
+      progress(`  rep ${rep}/${reps} ${s.workload.padEnd(11)} ${s.peer.padEnd(32)} ${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms${bad > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)` : ''}`);
     }
   }
   return out;
