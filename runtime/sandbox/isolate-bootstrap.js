@@ -1,14 +1,17 @@
 // Runs inside every isolate's context once, before any user code (evaluated by
 // runtime/sandbox/isolate-sandbox.ts with `context.evalClosure`). It has no Node.js: only V8's
-// built-ins and the three values handed in:
-//   $0  hostCall  ivm.Reference to the host's async builtin dispatcher:
-//                 (invocationId, builtin, op, argsJson) => Promise<string /* reply JSON */>
-//   $1  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
-//   $2  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
+// built-ins and the two values handed in:
+//   $0  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
+//   $1  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
 //                   maxMetricSamples: number }  (the same for every version a worker runs)
-//   $3  hostDone  ivm.Reference to the host's answer sink: (invocationId, replyJson) => void,
-//                 called synchronously when an invocation's handler has settled
-// It returns { dispatchBatch, current, setHandler, configure } (the host keeps References to them).
+// It returns { dispatchBatch, current, takeOutbox, setHandler, configure } (the host keeps
+// References to them).
+//
+// Code in this isolate runs only inside the host's synchronous entries (`dispatchBatch`, with
+// isolated-vm's `timeout`): a builtin call does not call the host; it leaves in the entry's outbox
+// (`takeOutbox`, taken by the host right after the entry returns), and its reply comes back in a
+// later entry, which settles the call's promise, so the code after an `await` also runs inside an
+// entry, under its timeout. An invocation's answer leaves the same way.
 // Nothing here depends on a version: a worker may run it ahead of need in a spare isolate. The
 // version's own values arrive once, through `configure(maxResponseBytes, filename)`, before its
 // module is compiled; `setHandler` and `dispatch` refuse to run before that.
@@ -20,7 +23,7 @@
 // Map.prototype.get, Object.prototype.toJSON, …). So every built-in this file relies on after
 // start-up is captured here first, and what it hands to the host is built from null-prototype
 // objects. The host still validates every reply: nothing here is trusted.
-(function bootstrap(hostCall, hostLog, config, hostDone) {
+(function bootstrap(hostLog, config) {
   'use strict';
   // The version's values (see `configure` in section 5): the response size limit in bytes, and the
   // module's filename, which marks the user's frames in a stack.
@@ -30,17 +33,8 @@
   // --- 0. Intrinsics, captured before any user code exists --------------------------------
   const uncurry = (fn) => Function.prototype.call.bind(fn);
   const ReflectApply = Reflect.apply;
-  const hostCallApply = hostCall.apply;
   // Synchronous so lines are recorded before the invocation's result reaches the host.
   const hostLogApply = hostLog.applySync;
-  const hostDoneApply = hostDone.applySync;
-  const hostDoneIgnored = hostDone.applyIgnored;
-  // True from a synchronous entry (the host's applySync, on its own thread) until a builtin reply
-  // starts a continuation (isolated-vm runs those on its thread pool). Answers go to the host
-  // synchronously in the first case — the host decides on the entry's answers when it returns — and
-  // without waiting in the second: a thread-pool thread that waited for the host's thread held
-  // the isolate's lock meanwhile.
-  let syncEntry = false;
   const DateNow = Date.now;
   const JSONstringify = JSON.stringify;
   const JSONparse = JSON.parse;
@@ -150,8 +144,16 @@
   });
 
   // --- 3. Host calls -----------------------------------------------------------------------
-  /** invocationId → { revoked, logLines, calls }; a null-prototype record, not a (patchable) Map. */
+  /** invocationId → { revoked, logLines, calls, callIds, … }; a null-prototype record, not a (patchable) Map. */
   const live = record();
+  /** callId → the settle function of a builtin call waiting for its reply (see `resume`). */
+  const pendingCalls = record();
+  let nextCallId = 0;
+  // The entry's outbox, taken by the host when the entry returns (`takeOutbox`):
+  // builtin calls as [callId, invocationId, builtin, op, argsJson, …] and answers as
+  // [invocationId, replyJson, …].
+  let outCalls = [];
+  let outAnswers = [];
 
   // Errors raised by builtins carry this brand, so an uncaught one keeps its code and status.
   const BUILTIN = Symbol('faas.builtin-error');
@@ -181,13 +183,13 @@
       return PromiseReject(builtinError('E_BAD_ARGUMENTS', 'ctx.' + builtin + '.' + op + ': arguments must be JSON-serialisable (' + StringCtor(e && e.message) + ')'));
     }
     // Counted so the host serves every call made during the invocation, awaited or not, even
-    // when the call reaches the host after the invocation's result.
+    // when the invocation answers in the same entry.
     state.calls++;
-    const pending = ReflectApply(hostCallApply, hostCall, [undefined, [invocationId, builtin, op, argsJson], {
-      arguments: { copy: true }, result: { promise: true, copy: true },
-    }]);
+    const callId = ++nextCallId;
+    arrPush(state.callIds, callId);
+    const pending = new PromiseCtor((settle) => { pendingCalls[callId] = settle; });
+    arrPush(outCalls, callId, invocationId, builtin, op, argsJson);
     const result = promiseThen(pending, (replyJson) => {
-      syncEntry = false;
       const reply = JSONparse(replyJson);
       if (reply.ok) return reply.value;
       throw builtinError(reply.error.code, reply.error.message);
@@ -560,6 +562,7 @@
     state.revoked = false;
     state.logLines = 0;
     state.calls = 0;
+    state.callIds = [];
     state.metrics = [];
     state.metricsDropped = 0;
     live[invocationId] = state;
@@ -584,43 +587,40 @@
     } finally {
       state.revoked = true;
       delete live[invocationId];
+      // Replies to calls it never awaited are dropped: no code of an ended invocation runs again.
+      for (let i = 0; i < state.callIds.length; i++) delete pendingCalls[state.callIds[i]];
     }
     return envelope(reply, state.calls, state.metrics);
   }
 
-  // The invocation whose handler is being started by dispatchBatch (0 between handlers), so the
-  // host can name the one whose synchronous part ran past the batch's timeout.
+  // The invocation whose handler is being started by dispatchBatch (0 between handlers and while
+  // promises settle), so the host can name the one whose synchronous part ran past the timeout.
   let current = 0;
-  // Answers of the running synchronous entry (see dispatchBatch's `answer`), null outside one.
-  let syncAnswers = null;
   const DISPATCH_FAILED = '{"t":"error","kind":"response","message":"the answer could not be encoded","calls":0,"metrics":[]}';
 
   /**
-   * Start the handlers of several invocations in one host call (one isolate entry and one
-   * isolated-vm timeout for all of them instead of one each). Each answer goes to hostDone when its
-   * handler settles — during this call when the handler finishes synchronously, later when it
-   * awaits a builtin. `sync`: the host entered with applySync (see syncEntry). No handler starts once `sliceMs` have passed since the first one started, so
-   * every handler that starts has the whole per-invocation budget of the call's timeout; the host
-   * dispatches the rest again. Returns how many handlers were started.
+   * The host's one entry (isolated-vm's applySync with a timeout): settle builtin calls with their
+   * replies (`callIds[i]` gets `replies[i]`; the code after each `await` runs when this function
+   * returns, as the entry's microtasks, still under its timeout), then start the handlers of new
+   * invocations. Each answer goes to the outbox when its handler settles. No handler starts once
+   * `sliceMs` have passed since the first one started, so every handler that starts has the whole
+   * per-invocation budget of the entry's timeout; the host dispatches the rest again. Replies to
+   * calls of ended invocations are ignored. Returns how many handlers were started.
    */
-  function dispatchBatch(ids, requestJsons, metaJsons, sliceMs, sync) {
-    syncEntry = sync === true;
-    syncAnswers = syncEntry ? [] : null;
+  function dispatchBatch(ids, requestJsons, metaJsons, sliceMs, callIds, replies) {
+    for (let i = 0; i < callIds.length; i++) {
+      const settle = pendingCalls[callIds[i]];
+      if (settle === undefined) continue;
+      delete pendingCalls[callIds[i]];
+      settle(replies[i]);
+    }
     const started = DateNow();
     let i = 0;
     for (; i < ids.length; i++) {
       if (i > 0 && DateNow() - started >= sliceMs) break;
       const id = ids[i];
       current = id;
-      const answer = (replyJson) => {
-        // Settled while the synchronous entry runs (its microtasks included): kept for takeAnswers,
-        // one copy for all of them instead of a host call each.
-        if (syncEntry && syncAnswers !== null) {
-          arrPush(syncAnswers, id, replyJson);
-          return;
-        }
-        ReflectApply(syncEntry ? hostDoneApply : hostDoneIgnored, hostDone, [undefined, [id, replyJson], { arguments: { copy: true } }]);
-      };
+      const answer = (replyJson) => { arrPush(outAnswers, id, replyJson); };
       promiseThen(dispatch(id, requestJsons[i], metaJsons[i]), answer, () => answer(DISPATCH_FAILED));
     }
     current = 0;
@@ -628,14 +628,15 @@
   }
 
   /**
-   * The answers settled during the last synchronous entry, as [id, replyJson, id, replyJson, …];
-   * the host takes them right after that entry returns. Later answers go to hostDone.
+   * What the last entry left for the host: [calls, answers] (see the outbox above), one copy for
+   * all of them; the host takes it right after every entry.
    */
-  function takeAnswers() {
-    const out = syncAnswers;
-    syncAnswers = null;
-    return out === null ? [] : out;
+  function takeOutbox() {
+    const out = [outCalls, outAnswers];
+    outCalls = [];
+    outAnswers = [];
+    return out;
   }
 
-  return { dispatchBatch, current: () => current, takeAnswers, setHandler, configure };
+  return { dispatchBatch, current: () => current, takeOutbox, setHandler, configure };
 })

@@ -5,19 +5,20 @@
  * the version's half.
  *
  * Limits (isolated-vm README, "Isolate" and "timeout"): `memoryLimit` is a guideline (a hostile
- * script may use 2–3× before V8 stops it), and `timeout` only covers the synchronous part of a call.
- * So every sandbox runs a watchdog while it has invocations: it reads `isolate.cpuTime` (which
- * advances while the isolate runs on another thread) and the wall clock, and disposes the isolate
- * when an invocation passes `cpuTimeMs` or `wallTimeMs` — code that runs after an awaited builtin
- * call is stopped too. A sandbox that hit any limit is poisoned and never reused.
+ * script may use 2–3× before V8 stops it), and `timeout` only covers the synchronous part of a call
+ * (code resumed by an async host call's promise runs outside it). So user code never runs outside
+ * a synchronous entry: the isolate has no async host call at all. A builtin call leaves in the
+ * entry's outbox (taken right after the entry returns), the host serves it, and its reply enters in
+ * a later entry (`flush`), which settles the call's promise; the code after the `await` runs as that
+ * entry's microtasks, inside its `timeout`. Each entry's timeout is the smallest budget its
+ * invocations have left (CPU and wall), so CPU is enforced across awaits too. A watchdog disposes
+ * the isolate when an invocation waiting on builtins passes `wallTimeMs`, or its CPU over all its
+ * entries passes `cpuTimeMs`. A sandbox that hit any limit is poisoned and never reused.
  *
- * CPU is charged per invocation although invocations of one version interleave in one isolate.
- * An isolate runs one thing at a time, and each stretch of execution ends with an event that names
- * who was running: a builtin call, a log line, the end of the synchronous part, or the end of the
- * invocation. The CPU since the previous event is charged to that invocation, so one that waits on
- * Redis is never charged for its neighbours' work. A stretch still running at a watchdog tick is
- * charged to nobody yet; when it alone passes the CPU limit the isolate is stopped (the runnable
- * invocation is the offender; with none runnable it is code left running by an ended invocation).
+ * CPU is charged per invocation although invocations of one version interleave in one isolate: the
+ * CPU of an entry is split evenly among the invocations it started or resumed (a log line charges
+ * the CPU before it to the logging invocation), so one that waits on Redis is never charged for its
+ * neighbours' work.
  */
 import ivm from 'isolated-vm';
 import { isPlatformError, runtimeError, type PlatformError } from '../errors.ts';
@@ -62,7 +63,7 @@ interface Running {
   startMs: number;
   /** CPU time charged to this invocation so far, in ns (see `account()`). */
   cpuNs: number;
-  /** Builtin calls this invocation is awaiting; while > 0 it is not charged for the isolate's CPU. */
+  /** Builtin calls of this invocation being served now (an ended one drains until 0, see drainOrEnd). */
   waiting: number;
   builtins: BuiltinCallSample[];
   /** Builtin calls the host served for this invocation, and how many the isolate says it made. */
@@ -77,21 +78,24 @@ interface Running {
   ended: boolean;
   /** Resolves the promise `invoke` returned; null once it has been settled. */
   settle: ((result: InvocationResult) => void) | null;
-  /** The batch that started this invocation's handler (0 while queued). */
-  batch: number;
-  /** The handler's reply, held until the batch that produced it returns (see `onHostDone`). */
+  /** The handler's reply, taken from the entry's outbox and held until the entry is accounted. */
   reply: unknown;
+}
+
+/** A builtin call's reply on its way into the isolate (see `flush`). */
+interface Resume {
+  callId: number;
+  replyJson: string;
+  inv: Running;
 }
 
 /** Abort reason for builtin calls of an ended invocation (preallocated: a DOMException per call is costly). */
 const INVOCATION_ENDED = Object.freeze(runtimeError('E_CTX_REVOKED', 'the invocation ended'));
-/** Unaccounted isolate CPU below which the isolate still counts as quiet, in ns (promise settling). */
-const QUIET_CPU_NS = 1_000_000;
 /** Builtin call samples kept per invocation for metrics. */
 const MAX_BUILTIN_SAMPLES = 256;
 /** How long an ended invocation keeps serving builtin calls it made but the host has not seen yet, in ms. */
 const DRAIN_MS = 1000;
-/** Invocations started by one isolate entry at most (see `flush`). */
+/** Invocations started or resumed by one isolate entry at most (see `flush`). */
 const MAX_BATCH = 64;
 /**
  * A batch starts no handler once this many ms have passed since its first (the isolate's Date.now,
@@ -177,10 +181,11 @@ class IsolateSandbox implements Sandbox {
   private dispatchRef: ivm.Reference | null = null;
   /** Invocations waiting for the next flush (one isolate entry for all of them). */
   private readonly queue: Running[] = [];
+  /** Builtin replies waiting for the next flush (they enter before new invocations). */
+  private readonly resumes: Resume[] = [];
   private flushScheduled = false;
-  /** Sequence of batches; `activeBatches` holds those whose isolate call has not returned. */
+  /** Isolate entries made (`flush` calls that entered). */
   private batchSeq = 0;
-  private readonly activeBatches = new Set<number>();
   /** Cleared after an unhandled rejection surfaced in a batch of several (see `batchFailed`). */
   private batching = true;
   /** Moving mean of the synchronous CPU per invocation, in ns (batching stops above BATCH_MAX_SYNC_NS). */
@@ -196,12 +201,6 @@ class IsolateSandbox implements Sandbox {
   private accountedCpu = 0n;
   private heapBytes = 0;
   private heapSampling = false;
-  /** Dispatches made with the async `apply` that have not settled (their code may be running). */
-  private asyncDispatches = 0;
-  /** Builtin calls being served now, for any invocation (ended ones included). */
-  private outstandingCalls = 0;
-  /** performance.now() when the last builtin call was answered (its continuation may follow). */
-  private lastCallDoneAt = 0;
 
   /** @throws TypeError when `prepared` is not available (see PreparedIsolate.claim). */
   constructor(spec: VersionSpec, prepared: PreparedIsolate) {
@@ -211,7 +210,7 @@ class IsolateSandbox implements Sandbox {
     this.prepared = prepared;
     this.isolate = prepared.isolate;
     this.filename = `file:///functions/${spec.app}/${spec.function}/index.js`;
-    prepared.claim({ call: this.onHostCall, log: this.onHostLog, done: this.onHostDone });
+    prepared.claim({ log: this.onHostLog });
   }
 
   get inFlight(): number { return this.running.size; }
@@ -277,7 +276,6 @@ class IsolateSandbox implements Sandbox {
       abort: null,
       ended: false,
       settle: null,
-      batch: 0,
       reply: undefined,
     };
     if (this.poisoned || this.dispatchRef === null) {
@@ -299,97 +297,107 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * Start the queued invocations: up to MAX_BATCH in one call of the bootstrap's `dispatchBatch`.
-   * `applySync` runs their synchronous parts on this thread (~5 µs per entry instead of ~50 µs for
-   * a hop to isolated-vm's thread pool), but it waits for the isolate's lock: if code were running
-   * in the isolate on the thread pool, this thread (and the watchdog on it) would wait with it. So
-   * `applySync` only when the isolate is provably quiet, else the async `apply`.
+   * Enter the isolate once for what is waiting: builtin replies first (their invocations started
+   * earlier), then queued invocations, MAX_BATCH in all, in one `applySync` of the bootstrap's
+   * `dispatchBatch` (~5 µs per entry; a hop to isolated-vm's thread pool, which `apply` and async
+   * host calls take, costs ~50 µs and runs the code outside `timeout`). Nothing else ever enters
+   * the isolate, so its lock is always free here and this thread never waits for it.
    *
-   * The call's timeout is the per-invocation one (`min(cpuTimeMs, wallTimeMs)`), plus
-   * BATCH_SLICE_MS + 1 for a batch of several (the bootstrap starts no handler after that slice).
-   * The CPU of the batch is split evenly among its invocations; a version whose synchronous part
-   * averages over BATCH_MAX_SYNC_NS is dispatched one at a time, so the split stays fair.
+   * The timeout is the smallest budget left among the entry's invocations (`min(cpuTimeMs,
+   * wallTimeMs)` for a new one; minus the CPU it used and the time it has run for a resumed one),
+   * plus BATCH_SLICE_MS + 1 when the entry has several (the bootstrap starts no handler after that
+   * slice). A version whose CPU per invocation and entry averages over BATCH_MAX_SYNC_NS gets one
+   * entry per invocation, so the even split of an entry's CPU stays fair.
    */
   private readonly flush = (): void => {
     this.flushScheduled = false;
     // A dispose fails and clears the queue; `invoke` queues nothing before `start` set dispatchRef.
-    if (this.queue.length === 0 || this.disposed || this.dispatchRef === null) return;
+    if (this.disposed || this.dispatchRef === null) return;
     const size = this.batching && this.syncNsMean <= BATCH_MAX_SYNC_NS ? MAX_BATCH : 1;
-    const batch = this.queue.splice(0, size);
-    if (this.queue.length > 0) this.scheduleFlush();
-    const id = ++this.batchSeq;
-    for (const inv of batch) inv.batch = id;
+    const resumed = this.resumes.splice(0, size).filter((r) => !r.inv.ended && this.running.has(r.inv.id));
+    const batch = this.queue.splice(0, size - resumed.length);
+    if (this.queue.length > 0 || this.resumes.length > 0) this.scheduleFlush();
+    if (batch.length === 0 && resumed.length === 0) return;
+    this.batchSeq++;
     const { cpuTimeMs, wallTimeMs } = this.spec.limits;
-    const timeout = Math.min(cpuTimeMs, wallTimeMs) + (batch.length > 1 ? BATCH_SLICE_MS + 1 : 0);
-    const sync = this.isQuiet();
-    const args = [batch.map((inv) => inv.id), batch.map((inv) => inv.request), batch.map((inv) => JSON.stringify(inv.meta)), BATCH_SLICE_MS, sync];
-    const options = { arguments: { copy: true }, result: { copy: true }, timeout } as const;
-    this.activeBatches.add(id);
-    if (sync) {
-      let started: unknown;
-      try {
-        started = this.dispatchRef.applySync(undefined, args, options);
-      } catch (err) {
-        this.takeAnswers();
-        this.batchEnded(id, batch, 0, err);
-        return;
+    const now = performance.now();
+    let budgetMs = Math.min(cpuTimeMs, wallTimeMs);
+    for (const r of resumed) budgetMs = Math.min(budgetMs, cpuTimeMs - r.inv.cpuNs / 1e6, wallTimeMs - (now - r.inv.startMs));
+    const timeout = Math.max(1, Math.ceil(budgetMs)) + (batch.length + resumed.length > 1 ? BATCH_SLICE_MS + 1 : 0);
+    const args = [
+      batch.map((inv) => inv.id), batch.map((inv) => inv.request), batch.map((inv) => JSON.stringify(inv.meta)), BATCH_SLICE_MS,
+      resumed.map((r) => r.callId), resumed.map((r) => r.replyJson),
+    ];
+    let started: unknown = 0;
+    let err: unknown = null;
+    let culprit: number | null = null;
+    try {
+      started = this.dispatchRef.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout });
+    } catch (e) {
+      err = e;
+      if (/timed out/i.test(e instanceof Error ? e.message : String(e))) {
+        // Whose synchronous part was running (0: the settling of promises after the handlers
+        // started). Entering again also settles what the termination interrupted, so the answers
+        // given before the runaway are in the outbox too.
+        try { culprit = Number(this.prepared.claimed.current.applySync(undefined, [], { timeout: 100 })); } catch { culprit = null; }
       }
-      this.takeAnswers();
-      this.batchEnded(id, batch, started, null);
-      return;
     }
-    this.asyncDispatches++;
-    this.dispatchRef.apply(undefined, args, options).then(
-      (started: unknown) => { this.asyncDispatches--; this.batchEnded(id, batch, started, null); },
-      (err: unknown) => { this.asyncDispatches--; this.batchEnded(id, batch, 0, err); },
-    );
+    this.entryEnded(batch, resumed, started, err, culprit);
   };
 
   /**
-   * A batch's isolate call returned (`err` null, `started` handlers started) or threw. Charge its
-   * CPU, settle the answers it produced, queue again what it did not start, and on a failure fail
-   * what it started and has not answered.
+   * An entry returned (`err` null, `started` handlers started) or threw. Take its outbox, charge its
+   * CPU, serve the builtin calls it made, queue again what it did not start, and settle the answers
+   * it produced; on a failure fail what it started or resumed and has not answered.
    */
-  private batchEnded(id: number, batch: Running[], started: unknown, err: unknown): void {
+  private entryEnded(batch: Running[], resumed: Resume[], started: unknown, err: unknown, culprit: number | null): void {
     const count = err === null && typeof started === 'number' ? Math.max(0, Math.min(batch.length, started)) : batch.length;
     const ran = batch.slice(0, count);
-    // The synchronous parts ran inside this call; who used how much is not visible: split evenly.
+    const participants = [...new Set([...resumed.map((r) => r.inv), ...ran])];
+    const outbox = this.takeOutbox();
+    // Who used how much of the entry is not visible: split evenly.
     const before = this.accountedCpu;
-    this.chargeBatch(ran);
+    this.chargeBatch(participants);
     // The first entry also compiles the bootstrap's dispatch path and the handler: not a sample.
-    if (ran.length > 0 && !this.disposed && id > 1) {
-      const perInvocation = Number(this.accountedCpu - before) / ran.length;
+    if (participants.length > 0 && !this.disposed && this.batchSeq > 1) {
+      const perInvocation = Number(this.accountedCpu - before) / participants.length;
       this.syncNsMean = this.syncNsMean === 0 ? perInvocation : this.syncNsMean * 0.9 + perInvocation * 0.1;
     }
     const rest = batch.slice(count);
     if (rest.length > 0) {
-      // Not started within the batch's slice: first in line for the next one.
-      for (const inv of rest) inv.batch = 0;
+      // Not started within the entry's slice: first in line for the next one.
       this.queue.unshift(...rest);
       this.scheduleFlush();
     }
-    if (err !== null) this.batchFailed(ran, err);
-    this.activeBatches.delete(id);
-    for (const inv of ran) {
+    // Calls before answers: an invocation that answers in the entry that made a call it did not
+    // await has that call counted as seen (see drainOrEnd).
+    for (let i = 0; i + 4 < outbox.calls.length; i += 5) {
+      const c = outbox.calls;
+      this.serveCall(c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4]);
+    }
+    const answered: Running[] = [];
+    for (let i = 0; i + 1 < outbox.answers.length; i += 2) {
+      const inv = this.running.get(outbox.answers[i] as number);
+      if (inv === undefined || inv.settle === null) continue;
+      inv.reply = outbox.answers[i + 1];
+      answered.push(inv);
+    }
+    if (err !== null) this.batchFailed(participants, err, culprit);
+    for (const inv of answered) {
       if (inv.reply !== undefined) this.answer(inv, inv.reply);
     }
   }
 
   /**
-   * The batch's isolate call threw (its batch is still active, so answers given meanwhile are
-   * held). A limit (timeout, memory) or a disposed isolate: invocations whose handler had already
-   * settled keep their answer, the one whose synchronous part was running gets the error, the rest
-   * the bystander's, and the isolate is disposed. A rejection nobody handled (isolated-vm throws it
-   * out of the call in which it surfaced, after the answers were given): see below.
+   * The entry threw (the answers it produced are held in `reply`). A limit (timeout, memory) or a
+   * disposed isolate: invocations whose handler had already settled keep their answer, the one
+   * whose synchronous part was running (`culprit`, see flush) gets the error (or the only one in
+   * the entry), the rest the bystander's, and the isolate is disposed. A rejection nobody handled
+   * (isolated-vm throws it out of the call in which it surfaced, after the answers were given):
+   * see below.
    */
-  private batchFailed(ran: Running[], err: unknown): void {
+  private batchFailed(ran: Running[], err: unknown, culprit: number | null): void {
     const message = err instanceof Error ? err.message : String(err);
-    let culprit: number | null = null;
-    if (/timed out/i.test(message)) {
-      // Whose synchronous part was running (0: the settling of promises after the loop). Entering
-      // the isolate again also settles what the termination interrupted (held, see onHostDone).
-      try { culprit = Number(this.prepared.claimed.current.applySync(undefined, [], { timeout: 100 })); } catch { culprit = null; }
-    }
     const offender = ran.find((inv) => inv.id === culprit) ?? (ran.length === 1 ? ran[0] : undefined);
     if (/memory limit|timed out|disposed/i.test(message)) {
       for (const inv of ran) if (inv !== offender && inv.reply !== undefined) this.answer(inv, inv.reply);
@@ -397,9 +405,9 @@ class IsolateSandbox implements Sandbox {
     const error = this.classifyInvokeError(err, offender);
     if (error.code === 'E_FUNCTION_ERROR') {
       // The isolate is fine, but which handler left the rejection is not visible: every invocation
-      // the batch answered fails with it, and this isolate starts one at a time from now on.
+      // the entry answered fails with it, and this isolate has one invocation per entry from now on.
       if (ran.length > 1) this.batching = false;
-      const suffix = ran.length > 1 ? ` (in one of ${ran.length} invocations started together; this isolate now starts them one at a time)` : '';
+      const suffix = ran.length > 1 ? ` (in one of ${ran.length} invocations run together; this isolate now runs them one at a time)` : '';
       for (const inv of ran) {
         if (inv.reply === undefined) continue;
         inv.reply = undefined;
@@ -412,32 +420,22 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * Collect the answers a synchronous entry settled (the bootstrap keeps them for one copy instead
-   * of a host call each) and hold them like `onHostDone` does. Runs only bootstrap code, so no timeout.
+   * What the last entry left in the bootstrap's outbox: builtin calls as [callId, invocationId,
+   * builtin, op, argsJson, …] and answers as [invocationId, replyJson, …] (shapes are checked where
+   * they are used). Runs only bootstrap code, so no timeout.
    */
-  private takeAnswers(): void {
-    if (this.disposed) return;
-    let answers: unknown;
+  private takeOutbox(): { calls: unknown[]; answers: unknown[] } {
+    const none = { calls: [], answers: [] };
+    if (this.disposed) return none;
+    let out: unknown;
     try {
-      answers = this.prepared.claimed.takeAnswers.applySync(undefined, [], { result: { copy: true } });
+      out = this.prepared.claimed.takeOutbox.applySync(undefined, [], { result: { copy: true } });
     } catch {
-      return; // disposed meanwhile: nothing to take
+      return none; // disposed meanwhile: nothing to take
     }
-    if (!Array.isArray(answers)) return;
-    for (let i = 0; i + 1 < answers.length; i += 2) this.onHostDone(answers[i], answers[i + 1]);
+    if (!Array.isArray(out) || !Array.isArray(out[0]) || !Array.isArray(out[1])) return none;
+    return { calls: out[0] as unknown[], answers: out[1] as unknown[] };
   }
-
-  /** The handler of `inv` settled: held while its batch's call runs, else answered now. */
-  private readonly onHostDone = (invocationId: unknown, replyJson: unknown): void => {
-    const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
-    if (inv === undefined || inv.settle === null) return;
-    if (this.activeBatches.has(inv.batch)) {
-      inv.reply = replyJson;
-      return;
-    }
-    this.charge(inv); // the stretch that settled the handler's promise
-    this.answer(inv, replyJson);
-  };
 
   private answer(inv: Running, replyJson: unknown): void {
     inv.reply = undefined;
@@ -470,7 +468,7 @@ class IsolateSandbox implements Sandbox {
    * keep serving them (up to the count the isolate reported) for DRAIN_MS, then revoke.
    */
   private drainOrEnd(inv: Running): void {
-    if (inv.killed !== null || this.disposed || inv.callsSeen >= inv.callsMade) {
+    if (inv.killed !== null || this.disposed || (inv.callsSeen >= inv.callsMade && inv.waiting === 0)) {
       this.end(inv);
       return;
     }
@@ -493,9 +491,9 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * The last sampled heap use, and a new sample started in the background. Never the synchronous
-   * statistics call: it waits for the isolate's lock, so while code runs in the isolate on the
-   * thread pool it would block this thread — and with it the watchdog and the heartbeats.
+   * The last sampled heap use, and a new sample started in the background (isolated-vm's
+   * asynchronous statistics call: the pool asks after every release, and this keeps the work off
+   * the request path).
    */
   heapUsedBytes(refresh = true): number {
     if (this.disposed) return 0;
@@ -531,50 +529,55 @@ class IsolateSandbox implements Sandbox {
 
   // --- host callbacks (called from inside the isolate; arguments are copies) -----------------
 
-  private readonly onHostCall = async (invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string> => {
-    const id = typeof invocationId === 'number' ? invocationId : -1;
-    const inv = this.running.get(id) ?? this.draining.get(id);
-    const drained = inv !== undefined && !this.running.has(id) && inv.callsSeen >= inv.callsMade;
-    if (inv === undefined || inv.killed !== null || inv.ended || drained) {
-      this.charge(null);
-      this.lastCallDoneAt = performance.now(); // the isolate resumes the caller's continuation next
-      return JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: `ctx.${String(builtin)}.${String(op)} was called after its invocation ended; the call did nothing.` } });
-    }
-    this.charge(inv);
+  /**
+   * Serve one builtin call from an entry's outbox (arguments are copies, checked here). Its reply
+   * enters the isolate with the next entry while the invocation runs; an ended invocation's call is
+   * still served while it drains (see drainOrEnd), and its reply dropped.
+   */
+  private serveCall(callId: unknown, invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): void {
+    const inv = typeof invocationId === 'number' ? (this.running.get(invocationId) ?? this.draining.get(invocationId)) : undefined;
+    // A call the isolate made for an invocation that is over: its promise was dropped with it.
+    if (inv === undefined || typeof callId !== 'number' || inv.killed !== null || inv.ended || this.disposed) return;
     inv.waiting++;
     inv.callsSeen++;
-    this.outstandingCalls++;
     const started = performance.now();
     const startedAt = performance.timeOrigin + started;
     let failedCode: string | undefined;
-    try {
-      const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
-      if (!Array.isArray(args) || typeof builtin !== 'string' || typeof op !== 'string') throw runtimeError('E_INTERNAL', 'malformed builtin call');
-      const value = await this.host.call({
-        app: this.spec.app,
-        function: this.spec.function,
-        versionId: this.spec.versionId,
-        requestId: inv.meta.requestId,
-        deadline: inv.meta.deadline,
-        signal: (inv.abort ??= new AbortController()).signal,
-      }, builtin, op, args);
-      return JSON.stringify({ ok: true, value: value ?? null });
-    } catch (err) {
-      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'E_INTERNAL';
-      failedCode = code;
-      const message = code === 'E_INTERNAL' ? `ctx.${builtin}.${op} failed because of a platform fault` : String((err as Error).message);
-      if (code === 'E_INTERNAL') process.stderr.write(`builtin ${String(builtin)}.${String(op)} fault: ${(err as Error)?.stack ?? String(err)}\n`);
-      return JSON.stringify({ ok: false, error: { code, message } });
-    } finally {
-      inv.waiting--;
-      this.outstandingCalls--;
-      this.lastCallDoneAt = performance.now();
-      if (inv.builtins.length < MAX_BUILTIN_SAMPLES) {
-        inv.builtins.push({ builtin: String(builtin), op: String(op), startedAt, ms: this.lastCallDoneAt - started, ...(failedCode === undefined ? {} : { code: failedCode }) });
+    const serve = async (): Promise<string> => {
+      try {
+        const args: unknown = typeof argsJson === 'string' ? JSON.parse(argsJson) : null;
+        if (!Array.isArray(args) || typeof builtin !== 'string' || typeof op !== 'string') throw runtimeError('E_INTERNAL', 'malformed builtin call');
+        const value = await this.host.call({
+          app: this.spec.app,
+          function: this.spec.function,
+          versionId: this.spec.versionId,
+          requestId: inv.meta.requestId,
+          deadline: inv.meta.deadline,
+          signal: (inv.abort ??= new AbortController()).signal,
+        }, builtin, op, args);
+        return JSON.stringify({ ok: true, value: value ?? null });
+      } catch (err) {
+        const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'E_INTERNAL';
+        failedCode = code;
+        const message = code === 'E_INTERNAL' ? `ctx.${String(builtin)}.${String(op)} failed because of a platform fault` : String((err as Error).message);
+        if (code === 'E_INTERNAL') process.stderr.write(`builtin ${String(builtin)}.${String(op)} fault: ${(err as Error)?.stack ?? String(err)}\n`);
+        return JSON.stringify({ ok: false, error: { code, message } });
       }
-      if (this.draining.has(inv.id) && inv.callsSeen >= inv.callsMade && inv.waiting === 0) this.endDrain(inv);
-    }
-  };
+    };
+    void serve().then((replyJson) => {
+      inv.waiting--;
+      const ms = performance.now() - started;
+      if (inv.builtins.length < MAX_BUILTIN_SAMPLES) {
+        inv.builtins.push({ builtin: String(builtin), op: String(op), startedAt, ms, ...(failedCode === undefined ? {} : { code: failedCode }) });
+      }
+      if (!this.disposed && !inv.ended && this.running.has(inv.id)) {
+        this.resumes.push({ callId, replyJson, inv });
+        this.scheduleFlush();
+      } else if (this.draining.has(inv.id) && inv.callsSeen >= inv.callsMade && inv.waiting === 0) {
+        this.endDrain(inv);
+      }
+    });
+  }
 
   private readonly onHostLog = (invocationId: unknown, level: unknown, message: unknown): void => {
     const inv = typeof invocationId === 'number' ? this.running.get(invocationId) : undefined;
@@ -592,21 +595,6 @@ class IsolateSandbox implements Sandbox {
     const tickMs = Math.max(2, Math.min(25, Math.floor(Math.min(cpuTimeMs, wallTimeMs) / 8)));
     this.watchdog = setInterval(this.tick, tickMs);
     this.watchdog.unref();
-  }
-
-  /**
-   * True when nothing can be running in the isolate: no dispatch in flight on isolated-vm's thread,
-   * no builtin call being served or answered in the last 50 ms (its continuation would show as
-   * CPU), and (almost) no CPU used since the last accounted event.
-   */
-  private isQuiet(): boolean {
-    // After applySync returns, an invocation either finished inside the isolate or waits on a
-    // builtin call; it can only run again when such a call completes. So nothing can be running
-    // unless a call completed lately, one is being served, or a dispatch went the async way.
-    if (this.asyncDispatches !== 0 || this.outstandingCalls !== 0) return false;
-    if (performance.now() - this.lastCallDoneAt < 50) return false;
-    // Settling an answer's promise costs a little isolate CPU; a running stretch shows more.
-    return Number(this.readCpuTime() - this.accountedCpu) < QUIET_CPU_NS;
   }
 
   /**
@@ -641,28 +629,26 @@ class IsolateSandbox implements Sandbox {
     for (const inv of ran) inv.cpuNs += share;
   }
 
+  /**
+   * Between entries nothing runs in the isolate (see `flush`), so a tick checks what entries cannot:
+   * the wall time of invocations waiting on builtins, and the CPU an invocation used over all its
+   * entries. Code outside an invocation (a leftover promise of an ended one settling in a later
+   * entry) is charged with that entry's invocations; CPU nobody was charged for goes to `charge(null)`.
+   */
   private readonly tick = (): void => {
     if (this.disposed) return;
     const now = performance.now();
-    const cpu = this.readCpuTime();
-    const stretchMs = cpu > this.accountedCpu ? Number(cpu - this.accountedCpu) / 1e6 : 0;
     const { cpuTimeMs, wallTimeMs } = this.spec.limits;
     if (this.running.size === 0) {
-      if (stretchMs > cpuTimeMs) {
-        this.dispose('leftover code', runtimeError('E_TIMEOUT', `the isolate was stopped: code left running by an earlier invocation used more than ${cpuTimeMs} ms of CPU`));
-        return;
-      }
       // Stay armed through short gaps so busy sandboxes don't pay for a timer per invocation.
-      if (stretchMs === 0 && now - this.lastActive > 1000 && this.watchdog !== null) {
+      if (now - this.lastActive > 1000 && this.watchdog !== null) {
         this.charge(null);
         clearInterval(this.watchdog);
         this.watchdog = null;
       }
       return;
     }
-    let runnable: Running | null = null;
     for (const inv of this.running.values()) {
-      if (inv.waiting === 0) runnable ??= inv;
       const cpuMs = inv.cpuNs / 1e6;
       if (cpuMs > cpuTimeMs) {
         this.kill(inv, this.cpuError(cpuMs));
@@ -672,14 +658,6 @@ class IsolateSandbox implements Sandbox {
       if (wallMs > wallTimeMs) {
         this.kill(inv, runtimeError('E_TIMEOUT', `wall-clock limit of ${wallTimeMs} ms exceeded; the isolate was stopped`, { limit: 'wallTimeMs', limitMs: wallTimeMs }));
         return;
-      }
-    }
-    if (stretchMs > cpuTimeMs || (runnable !== null && (runnable.cpuNs / 1e6) + stretchMs > cpuTimeMs)) {
-      if (runnable !== null) {
-        runnable.cpuNs += stretchMs * 1e6;
-        this.kill(runnable, this.cpuError(runnable.cpuNs / 1e6));
-      } else if (stretchMs > cpuTimeMs) {
-        this.dispose('leftover code', runtimeError('E_TIMEOUT', `the isolate was stopped: code left running by an earlier invocation used more than ${cpuTimeMs} ms of CPU`));
       }
     }
   };

@@ -119,5 +119,5 @@ test('disposing an isolate while it is being prepared leaves nothing behind', as
   await assert.rejects(preparing);
   assert.equal(prepared.isolate.isDisposed, true);
   assert.equal(prepared.available, false);
-  assert.throws(() => prepared.claim({ call: async () => '', log: () => {}, done: () => {} }), /claimed once, when ready; this one is disposed/);
+  assert.throws(() => prepared.claim({ log: () => {} }), /claimed once, when ready; this one is disposed/);
 });

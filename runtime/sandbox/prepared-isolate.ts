@@ -23,21 +23,18 @@ const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.
 /** isolated-vm refuses a smaller `memoryLimit` (README: "minimum is 8"). */
 const MIN_MEMORY_LIMIT_MIB = 8;
 
-/** Where the bootstrap's host callbacks go once a sandbox has claimed the isolate. */
+/**
+ * Where the bootstrap's host callback goes once a sandbox has claimed the isolate. (Builtin calls
+ * and answers do not call the host: they leave in the entry's outbox, see `takeOutbox`.)
+ */
 export interface HostRoute {
-  /** The builtin dispatcher: resolves with the reply JSON, never rejects. */
-  call(invocationId: unknown, builtin: unknown, op: unknown, argsJson: unknown): Promise<string>;
-  /** The log sink (called synchronously from the isolate). */
+  /** The log sink (called synchronously from the isolate, during an entry). */
   log(invocationId: unknown, level: unknown, message: unknown): void;
-  /** The answer sink: an invocation's handler settled with this reply JSON (called synchronously from the isolate). */
-  done(invocationId: unknown, replyJson: unknown): void;
 }
 
-/** Before a claim nothing runs in the isolate that could call the host; answer as for an ended invocation. */
+/** Before a claim nothing runs in the isolate that could log. */
 const UNCLAIMED: HostRoute = Object.freeze({
-  call: async () => JSON.stringify({ ok: false, error: { code: 'E_CTX_REVOKED', message: 'no invocation is running in this isolate' } }),
   log: () => { /* nowhere to go */ },
-  done: () => { /* nothing was dispatched */ },
 });
 
 type State = 'preparing' | 'ready' | 'claimed' | 'disposed';
@@ -54,7 +51,7 @@ export class PreparedIsolate implements SpareIsolate {
   private route: HostRoute = UNCLAIMED;
   private state: State = 'preparing';
   private parts: {
-    context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; takeAnswers: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
+    context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; takeOutbox: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
   } | null = null;
 
   /** @throws TypeError when `memoryLimitMiB` is not an integer ≥ 8; isolated-vm's own error when V8 cannot create an isolate. */
@@ -99,27 +96,25 @@ export class PreparedIsolate implements SpareIsolate {
     await step();
     const context = this.isolate.createContextSync();
     this.references.push(context);
-    const hostCall = new ivm.Reference((id: unknown, builtin: unknown, op: unknown, args: unknown) => this.route.call(id, builtin, op, args));
     const hostLog = new ivm.Reference((id: unknown, level: unknown, message: unknown) => this.route.log(id, level, message));
-    const hostDone = new ivm.Reference((id: unknown, reply: unknown) => this.route.done(id, reply));
-    this.references.push(hostCall, hostLog, hostDone);
+    this.references.push(hostLog);
     const config = new ivm.ExternalCopy({
       redisCommands: [...this.host.redisCommands],
       maxLogLines: this.options.maxLogLines,
       maxLogLineChars: this.options.maxLogLineChars,
       maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
     }).copyInto({ release: true });
-    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1, $2, $3);`, [hostCall, hostLog, config, hostDone], {
+    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1);`, [hostLog, config], {
       result: { reference: true },
       filename: 'faas:bootstrap',
     }) as ivm.Reference;
     this.references.push(entry);
     const dispatchBatch = entry.getSync('dispatchBatch', { reference: true }) as ivm.Reference;
     const current = entry.getSync('current', { reference: true }) as ivm.Reference;
-    const takeAnswers = entry.getSync('takeAnswers', { reference: true }) as ivm.Reference;
+    const takeOutbox = entry.getSync('takeOutbox', { reference: true }) as ivm.Reference;
     const setHandler = entry.getSync('setHandler', { reference: true }) as ivm.Reference;
     const configure = entry.getSync('configure', { reference: true }) as ivm.Reference;
-    this.references.push(dispatchBatch, current, takeAnswers, setHandler, configure);
+    this.references.push(dispatchBatch, current, takeOutbox, setHandler, configure);
 
     await step();
     const platformModule = this.isolate.compileModuleSync(FAAS_MODULE_SOURCE, { filename: 'faas:module' });
@@ -128,7 +123,7 @@ export class PreparedIsolate implements SpareIsolate {
       throw new Error(`the faas module has no imports (asked for ${specifier})`);
     });
     platformModule.evaluateSync({ timeout: 1000 });
-    this.parts = { context, dispatchBatch, current, takeAnswers, setHandler, configure, platformModule };
+    this.parts = { context, dispatchBatch, current, takeOutbox, setHandler, configure, platformModule };
     this.state = 'ready';
   }
 
