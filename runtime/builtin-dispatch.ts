@@ -42,6 +42,50 @@ export interface InvocationContext {
 /** Abort reason of an ended invocation's signal (preallocated: see `InvocationRegistry.begin`). */
 const INVOCATION_ENDED = Object.freeze(Object.assign(new Error('the invocation ended'), { code: 'E_CTX_REVOKED' }));
 
+/**
+ * A registered invocation's context (frozen; `signal` made on first read). A class rather than a
+ * frozen object literal with a getter: that literal (spread fields + accessor, then freeze) was
+ * ~3 % of a worker's busy time per invocation in the benchmark's profiles.
+ */
+class LiveInvocation implements InvocationContext {
+  readonly app: string;
+  readonly function: string;
+  readonly versionId: string;
+  readonly requestId: string;
+  readonly deadline: number;
+  readonly user: InvocationUser | null;
+  readonly chain: readonly string[];
+  readonly traceparent: string;
+  #abort: AbortController | null = null;
+  #ended = false;
+
+  constructor(context: Omit<InvocationContext, 'signal'>, requestId: string) {
+    this.app = context.app;
+    this.function = context.function;
+    this.versionId = context.versionId;
+    this.requestId = requestId;
+    this.deadline = context.deadline;
+    this.user = context.user;
+    this.chain = context.chain;
+    this.traceparent = context.traceparent;
+    Object.freeze(this);
+  }
+
+  get signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.#ended) this.#abort.abort(INVOCATION_ENDED);
+    }
+    return this.#abort.signal;
+  }
+
+  /** Abort the signal (if it was made) with the preallocated reason. */
+  end(): void {
+    this.#ended = true;
+    this.#abort?.abort(INVOCATION_ENDED);
+  }
+}
+
 /** Live invocations of this gateway process. */
 export class InvocationRegistry {
   readonly #live = new Map<string, { context: InvocationContext; token: object }>();
@@ -58,27 +102,14 @@ export class InvocationRegistry {
   begin(context: Omit<InvocationContext, 'signal'>): { context: InvocationContext; end: () => void } {
     let requestId = context.requestId;
     for (let n = 2; this.#live.has(requestId); n++) requestId = `${context.requestId}#${n}`;
-    let abort: AbortController | null = null;
-    let ended = false;
-    const full: InvocationContext = Object.freeze({
-      ...context,
-      requestId,
-      get signal(): AbortSignal {
-        if (abort === null) {
-          abort = new AbortController();
-          if (ended) abort.abort(INVOCATION_ENDED);
-        }
-        return abort.signal;
-      },
-    });
+    const full = new LiveInvocation(context, requestId);
     const token = {};
     this.#live.set(requestId, { context: full, token });
     return {
       context: full,
       end: () => {
         if (this.#live.get(requestId)?.token === token) this.#live.delete(requestId);
-        ended = true;
-        abort?.abort(INVOCATION_ENDED);
+        full.end();
       },
     };
   }

@@ -65,8 +65,21 @@
 
   /** A plain record with no prototype: JSON.stringify finds no (user-patched) toJSON on it. */
   const record = () => ObjectCreate(null);
+  // The same guarantee for records with a fixed set of fields, without the dictionary mode V8 gives
+  // an Object.create(null) object: instances of a private constructor whose prototype is frozen
+  // and has no prototype.
+  function Plain() {}
+  Plain.prototype = ObjectFreeze(ObjectCreate(null));
+  /**
+   * A list the host reads (the outbox) or the bootstrap relies on (an invocation's call ids):
+   * `{ n, 0: …, 1: … }` on Plain's prototype. An array would not do: writing its next index calls
+   * a setter user code put on Array.prototype, which could rewrite or drop what the host gets.
+   */
+  function List() { this.n = 0; }
+  List.prototype = Plain.prototype;
+  const add = (list, value) => { list[list.n++] = value; };
   const envelope = (fields, calls, metrics) => {
-    const out = record();
+    const out = new Plain();
     const keys = ObjectKeys(fields);
     for (let i = 0; i < keys.length; i++) out[keys[i]] = fields[keys[i]];
     out.calls = calls;
@@ -108,8 +121,10 @@
   const safeEval = function () { refuse(); };
   ObjectDefine(globalThis, 'eval', { value: safeEval, writable: false, configurable: false, enumerable: false });
   // Surfaces a function has no business with: wasm compiles code, shared memory and Atomics.wait
-  // can block a thread outside our watchdog's view.
-  const removed = ['WebAssembly', 'SharedArrayBuffer', 'Atomics'];
+  // can block a thread outside our watchdog's view, and a FinalizationRegistry callback is a V8
+  // platform task that isolated-vm runs whenever the isolate is next woken asynchronously (on its
+  // thread pool, under no timeout): function code must only ever run inside the host's entries.
+  const removed = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry'];
   for (let i = 0; i < removed.length; i++) {
     try { delete globalThis[removed[i]]; } catch { /* non-configurable: leave it */ }
   }
@@ -149,11 +164,11 @@
   /** callId → the settle function of a builtin call waiting for its reply (see `resume`). */
   const pendingCalls = record();
   let nextCallId = 0;
-  // The entry's outbox, taken by the host when the entry returns (`takeOutbox`):
-  // builtin calls as [callId, invocationId, builtin, op, argsJson, …] and answers as
-  // [invocationId, replyJson, …].
-  let outCalls = [];
-  let outAnswers = [];
+  // The entry's outbox, taken by the host when the entry returns (`takeOutbox`): Lists of
+  // builtin calls as callId, invocationId, builtin, op, argsJson, … and answers as
+  // invocationId, replyJson, ….
+  let outCalls = new List();
+  let outAnswers = new List();
 
   // Errors raised by builtins carry this brand, so an uncaught one keeps its code and status.
   const BUILTIN = Symbol('faas.builtin-error');
@@ -186,10 +201,17 @@
     // when the invocation answers in the same entry.
     state.calls++;
     const callId = ++nextCallId;
-    arrPush(state.callIds, callId);
+    add(state.callIds, callId);
     const pending = new PromiseCtor((settle) => { pendingCalls[callId] = settle; });
-    arrPush(outCalls, callId, invocationId, builtin, op, argsJson);
+    add(outCalls, callId);
+    add(outCalls, invocationId);
+    add(outCalls, builtin);
+    add(outCalls, op);
+    add(outCalls, argsJson);
     const result = promiseThen(pending, (replyJson) => {
+      // Settled in the same entry as the invocation's end (several replies enter together) but
+      // after it: what awaits this call belongs to an ended invocation and is not resumed.
+      if (state.revoked) return new PromiseCtor(() => {});
       const reply = JSONparse(replyJson);
       if (reply.ok) return reply.value;
       throw builtinError(reply.error.code, reply.error.message);
@@ -237,7 +259,7 @@
     const state = live[invocationId];
     if (state === undefined || state.revoked) return;
     if (state.metrics.length >= config.maxMetricSamples) { state.metricsDropped++; return; }
-    const sample = record();
+    const sample = new Plain();
     sample.kind = kind;
     sample.name = StringCtor(name);
     sample.value = typeof value === 'number' ? value : Number(value);
@@ -412,34 +434,46 @@
     });
   }
 
-  function makeCtx(invocationId, meta) {
-    let user, log, redis, sql, auth, rpc, fetch, cfg, metrics;
-    return ObjectFreeze({
-      app: meta.app,
-      function: meta.function,
-      version: meta.version,
-      alias: meta.alias,
-      requestId: meta.requestId,
-      deadline: meta.deadline,
-      get user() { if (user === undefined) user = userOf(meta); return user; },
-      get log() { return log === undefined ? (log = makeLog(invocationId)) : log; },
-      get redis() { return redis === undefined ? (redis = makeRedis(invocationId)) : redis; },
-      get sql() { return sql === undefined ? (sql = makeSql(invocationId)) : sql; },
-      get auth() {
-        return auth === undefined ? (auth = ObjectFreeze({ issue: hostMethod(invocationId, 'auth', 'issue'), verify: hostMethod(invocationId, 'auth', 'verify') })) : auth;
-      },
-      get rpc() {
-        return rpc === undefined ? (rpc = ObjectFreeze({ call: hostMethod(invocationId, 'rpc', 'call'), grpc: hostMethod(invocationId, 'grpc', 'call') })) : rpc;
-      },
-      get fetch() { return fetch === undefined ? (fetch = makeFetch(invocationId)) : fetch; },
-      get config() {
-        return cfg === undefined
-          ? (cfg = ObjectFreeze({ get: hostMethod(invocationId, 'config', 'get'), secret: hostMethod(invocationId, 'config', 'secret'), all: hostMethod(invocationId, 'config', 'all') }))
-          : cfg;
-      },
-      get metrics() { return metrics === undefined ? (metrics = makeMetrics(invocationId)) : metrics; },
-    });
+  // One class for every ctx: its builtin objects are getters on a shared (frozen) prototype over
+  // private fields, so a ctx costs one small frozen object; an object literal with nine accessors
+  // of its own (a closure and an accessor pair each, frozen into a dictionary-mode object) cost
+  // more than the rest of a small invocation. The data fields are its own keys.
+  class Ctx {
+    #id; #meta; #user; #log; #redis; #sql; #auth; #rpc; #fetch; #config; #metrics;
+    constructor(invocationId, meta) {
+      this.#id = invocationId;
+      this.#meta = meta;
+      this.app = meta.app;
+      this.function = meta.function;
+      this.version = meta.version;
+      this.alias = meta.alias;
+      this.requestId = meta.requestId;
+      this.deadline = meta.deadline;
+      ObjectFreeze(this);
+    }
+    get user() { if (this.#user === undefined) this.#user = userOf(this.#meta); return this.#user; }
+    get log() { return this.#log === undefined ? (this.#log = makeLog(this.#id)) : this.#log; }
+    get redis() { return this.#redis === undefined ? (this.#redis = makeRedis(this.#id)) : this.#redis; }
+    get sql() { return this.#sql === undefined ? (this.#sql = makeSql(this.#id)) : this.#sql; }
+    get auth() {
+      const id = this.#id;
+      return this.#auth === undefined ? (this.#auth = ObjectFreeze({ issue: hostMethod(id, 'auth', 'issue'), verify: hostMethod(id, 'auth', 'verify') })) : this.#auth;
+    }
+    get rpc() {
+      const id = this.#id;
+      return this.#rpc === undefined ? (this.#rpc = ObjectFreeze({ call: hostMethod(id, 'rpc', 'call'), grpc: hostMethod(id, 'grpc', 'call') })) : this.#rpc;
+    }
+    get fetch() { return this.#fetch === undefined ? (this.#fetch = makeFetch(this.#id)) : this.#fetch; }
+    get config() {
+      const id = this.#id;
+      return this.#config === undefined
+        ? (this.#config = ObjectFreeze({ get: hostMethod(id, 'config', 'get'), secret: hostMethod(id, 'config', 'secret'), all: hostMethod(id, 'config', 'all') }))
+        : this.#config;
+    }
+    get metrics() { return this.#metrics === undefined ? (this.#metrics = makeMetrics(this.#id)) : this.#metrics; }
   }
+  ObjectFreeze(Ctx.prototype);
+  ObjectFreeze(Ctx);
 
   // --- 4. Results --------------------------------------------------------------------------
   // The host receives one JSON string: { t: 'ok', status, headers, body, encoding, calls } or
@@ -558,11 +592,13 @@
   // The request arrives as JSON text whose `body` is still text (`bodyIsJson` says whether to
   // parse it): the host never re-serialises a client's JSON, however deeply nested.
   async function dispatch(invocationId, requestJson, metaJson) {
-    const state = record();
+    // The answer is put in the outbox here (not by a `then` on this function's promise: `then`
+    // reads Promise.prototype.constructor, which user code can make throw).
+    const state = new Plain();
     state.revoked = false;
     state.logLines = 0;
     state.calls = 0;
-    state.callIds = [];
+    state.callIds = new List();
     state.metrics = [];
     state.metricsDropped = 0;
     live[invocationId] = state;
@@ -579,7 +615,7 @@
       }
       if (reply === undefined) {
         const request = ObjectFreeze({ method: raw.method, path: raw.path, query: raw.query, headers: raw.headers, body });
-        const ctx = makeCtx(invocationId, JSONparse(metaJson));
+        const ctx = new Ctx(invocationId, JSONparse(metaJson));
         reply = encodeResult(await handler(request, ctx));
       }
     } catch (err) {
@@ -587,16 +623,26 @@
     } finally {
       state.revoked = true;
       delete live[invocationId];
-      // Replies to calls it never awaited are dropped: no code of an ended invocation runs again.
-      for (let i = 0; i < state.callIds.length; i++) delete pendingCalls[state.callIds[i]];
+      // Replies to calls still pending are dropped: what awaits them is never resumed.
+      for (let i = 0; i < state.callIds.n; i++) delete pendingCalls[state.callIds[i]];
     }
-    return envelope(reply, state.calls, state.metrics);
+    let json;
+    try {
+      json = envelope(reply, state.calls, state.metrics);
+    } catch {
+      json = DISPATCH_FAILED;
+    }
+    add(outAnswers, invocationId);
+    add(outAnswers, json);
   }
 
   // The invocation whose handler is being started by dispatchBatch (0 between handlers and while
   // promises settle), so the host can name the one whose synchronous part ran past the timeout.
   let current = 0;
   const DISPATCH_FAILED = '{"t":"error","kind":"response","message":"the answer could not be encoded","calls":0,"metrics":[]}';
+  // Handlers the last dispatchBatch started (the one running included), read with the outbox: an
+  // entry that throws returns nothing.
+  let startedCount = 0;
 
   /**
    * The host's one entry (isolated-vm's applySync with a timeout): settle builtin calls with their
@@ -608,6 +654,7 @@
    * calls of ended invocations are ignored. Returns how many handlers were started.
    */
   function dispatchBatch(ids, requestJsons, metaJsons, sliceMs, callIds, replies) {
+    startedCount = 0;
     for (let i = 0; i < callIds.length; i++) {
       const settle = pendingCalls[callIds[i]];
       if (settle === undefined) continue;
@@ -618,23 +665,22 @@
     let i = 0;
     for (; i < ids.length; i++) {
       if (i > 0 && DateNow() - started >= sliceMs) break;
-      const id = ids[i];
-      current = id;
-      const answer = (replyJson) => { arrPush(outAnswers, id, replyJson); };
-      promiseThen(dispatch(id, requestJsons[i], metaJsons[i]), answer, () => answer(DISPATCH_FAILED));
+      current = ids[i];
+      startedCount = i + 1;
+      dispatch(ids[i], requestJsons[i], metaJsons[i]);
     }
     current = 0;
     return i;
   }
 
   /**
-   * What the last entry left for the host: [calls, answers] (see the outbox above), one copy for
-   * all of them; the host takes it right after every entry.
+   * What the last entry left for the host: [calls, answers, startedCount] (Lists, see the outbox above),
+   * one copy for all of them; the host takes it right after every entry.
    */
   function takeOutbox() {
-    const out = [outCalls, outAnswers];
-    outCalls = [];
-    outAnswers = [];
+    const out = [outCalls, outAnswers, startedCount];
+    outCalls = new List();
+    outAnswers = new List();
     return out;
   }
 

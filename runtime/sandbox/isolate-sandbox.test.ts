@@ -48,21 +48,27 @@ describe('the function contract', () => {
     assert.deepEqual(JSON.parse(r.body ?? ''), { method: 'POST', path: '/x/y', q: '1', body: { n: 2 }, app: 'test-app', rid: true });
   });
 
-  test('ctx lists every field, its builtin objects are the same on every read, and it cannot be changed', async () => {
+  test('ctx has its data fields as own keys and every builtin by destructuring, the same object on every read, and cannot be changed', async () => {
     const s = await load(`export default function (req, ctx) {
       let replaced = true;
       try { ctx.redis = null; } catch { replaced = false; }
+      let patched = true;
+      try { Object.defineProperty(Object.getPrototypeOf(ctx), 'redis', { get: () => 'hijacked' }); } catch { patched = false; }
+      const { redis, sql, log, auth, rpc, fetch, config, metrics, user } = ctx;
+      const builtins = { redis, sql, log, auth, rpc, fetch, config, metrics };
       return {
-        keys: Object.keys(ctx).sort(), sameRedis: ctx.redis === ctx.redis, sameSql: ctx.sql === ctx.sql, sameLog: ctx.log === ctx.log,
-        frozen: Object.isFrozen(ctx) && Object.isFrozen(ctx.redis) && Object.isFrozen(ctx.sql), replaced, user: ctx.user, hasGet: typeof ctx.redis.get,
+        keys: Object.keys(ctx).sort(), builtins: Object.keys(builtins).filter((k) => builtins[k] !== undefined && builtins[k] === ctx[k]),
+        sameRedis: ctx.redis === ctx.redis, sameSql: ctx.sql === ctx.sql, sameLog: ctx.log === ctx.log,
+        frozen: Object.isFrozen(ctx) && Object.isFrozen(ctx.redis) && Object.isFrozen(ctx.sql), replaced, patched, user, hasGet: typeof ctx.redis.get,
       };
     }`);
     const r = await run(s);
     assert.ok(r.ok, JSON.stringify(r));
     if (!r.ok) return;
     assert.deepEqual(JSON.parse(r.body ?? ''), {
-      keys: ['alias', 'app', 'auth', 'config', 'deadline', 'fetch', 'function', 'log', 'metrics', 'redis', 'requestId', 'rpc', 'sql', 'user', 'version'],
-      sameRedis: true, sameSql: true, sameLog: true, frozen: true, replaced: false, user: null, hasGet: 'function',
+      keys: ['alias', 'app', 'deadline', 'function', 'requestId', 'version'],
+      builtins: ['redis', 'sql', 'log', 'auth', 'rpc', 'fetch', 'config', 'metrics'],
+      sameRedis: true, sameSql: true, sameLog: true, frozen: true, replaced: false, patched: false, user: null, hasGet: 'function',
     });
   });
 
@@ -171,7 +177,7 @@ describe('limits', () => {
     assert.equal(s.poisoned, true);
   });
 
-  test('code after an await of an ended invocation never runs, and its stale ctx fails with E_CTX_REVOKED', async () => {
+  test('code awaiting a call still pending when its invocation ended is never resumed, and its stale ctx fails with E_CTX_REVOKED', async () => {
     const s = await load(`let stale; let resumed = false;
       export default async function (req, ctx) {
         if (req.path === '/start') { stale = ctx; (async () => { await ctx.redis.get('x'); resumed = true; await ctx.redis.set('late', '1'); })(); return 'started'; }
@@ -223,7 +229,7 @@ describe('CPU accounting when invocations interleave', () => {
     assert.equal(s.poisoned, false);
   });
 
-  test('a loop left behind by an ended invocation after an await never runs: the isolate stays warm', async () => {
+  test('a loop left behind by an ended invocation after a pending await is never resumed: the isolate stays warm', async () => {
     const s = await createIsolateSandbox({ key: 'acct2/fn@v1', app: 'acct2', function: 'fn', versionId: 'v1', code: CODE, limits: LIMITS }, slowHost);
     sandboxes.push(s);
     const r = await run(s, { path: '/leftover' });
@@ -248,7 +254,8 @@ describe('CPU accounting when invocations interleave', () => {
     assert.ok(elapsed < LIMITS.cpuTimeMs + 400, `answered ${Math.round(elapsed)} ms after the start (CPU limit ${LIMITS.cpuTimeMs} ms)`);
     assert.equal(errorOf(spun).code, 'E_TIMEOUT');
     assert.match(errorOf(spun).message, /CPU time limit/);
-    assert.ok(spun.cpuTimeMs <= LIMITS.cpuTimeMs + 10, `the spinner was charged ${spun.cpuTimeMs} ms`);
+    // isolated-vm's timeout thread wakes late on a loaded machine: a generous bound, not a timing test.
+    assert.ok(spun.cpuTimeMs <= LIMITS.cpuTimeMs + 60, `the spinner was charged ${spun.cpuTimeMs} ms`);
     assert.equal(errorOf(other).code, 'E_TIMEOUT', 'the bystander fails with the isolate, with a clear code');
     assert.match(errorOf(other).message, /concurrent invocation/);
     assert.equal(s.poisoned, true);
@@ -469,10 +476,10 @@ describe('isolation', () => {
     for (const [name, result] of Object.entries(out)) assert.equal(result, 'EvalError', `${name}: ${result}`);
   });
 
-  test('nothing of the host is reachable: no process, require, WebAssembly or host prototypes', async () => {
+  test('nothing of the host is reachable: no process, require, WebAssembly, FinalizationRegistry (its callbacks run outside any entry) or host prototypes', async () => {
     const s = await load(`export default async function (req, ctx) {
       return {
-        process: typeof process, require: typeof require, wasm: typeof WebAssembly, sab: typeof SharedArrayBuffer,
+        process: typeof process, require: typeof require, wasm: typeof WebAssembly, sab: typeof SharedArrayBuffer, finalizers: typeof FinalizationRegistry,
         reqProtoIsLocal: Object.getPrototypeOf(req) === Object.prototype,
         redisProto: Object.getPrototypeOf(ctx.redis), ctxFrozen: Object.isFrozen(ctx),
         keys: Object.getOwnPropertyNames(globalThis).filter((k) => /host|ivm|isolated|__/.test(k)),
@@ -481,7 +488,7 @@ describe('isolation', () => {
     const r = await run(s);
     assert.ok(r.ok);
     if (!r.ok) return;
-    assert.deepEqual(JSON.parse(r.body ?? ''), { process: 'undefined', require: 'undefined', wasm: 'undefined', sab: 'undefined', reqProtoIsLocal: true, redisProto: null, ctxFrozen: true, keys: ['__faasModule'] });
+    assert.deepEqual(JSON.parse(r.body ?? ''), { process: 'undefined', require: 'undefined', wasm: 'undefined', sab: 'undefined', finalizers: 'undefined', reqProtoIsLocal: true, redisProto: null, ctxFrozen: true, keys: ['__faasModule'] });
   });
 
   test('two apps writing the same ctx.redis key see their own values', async () => {
@@ -510,5 +517,94 @@ describe('isolation', () => {
     await assert.rejects(load(`const a = []; for (;;) a.push(new Array(1e6).fill(1)); export default async function () {}`, { cpuTimeMs: 5000, wallTimeMs: 5000 }), (err: Error & { code?: string }) => err.code === 'E_MEMORY');
     await assert.rejects(load(`export default 42`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /not a function/.test(err.message));
     await assert.rejects(load(`import fs from 'node:fs'; export default async function () {}`), (err: Error & { code?: string }) => err.code === 'E_FUNCTION_ERROR' && /only the platform module 'faas'/.test(err.message));
+  });
+});
+
+describe('entries hold against hostile and unlucky code', () => {
+  /** `ctx.redis.get(key, delayMs)` answers `key` after `delayMs`; `onCall` runs just before a reply. */
+  let onCall: (() => void) | null = null;
+  const delayHost = {
+    redisCommands: ['get'],
+    async call(_call: unknown, _builtin: string, _op: string, args: unknown[]): Promise<unknown> {
+      const ms = typeof args[1] === 'number' ? args[1] : 0;
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      onCall?.();
+      return args[0] ?? null;
+    },
+  };
+  async function loadDelay(code: string, limits: Partial<FunctionLimits>): Promise<Sandbox> {
+    const s = await createIsolateSandbox({ key: 'delay/fn@v1', app: 'delay', function: 'fn', versionId: 'v1', code, limits: { ...LIMITS, ...limits } }, delayHost);
+    sandboxes.push(s);
+    return s;
+  }
+
+  test('a setter on Array.prototype cannot re-address or drop the answers the host reads', async () => {
+    const s = await load(`
+      let mode = '';
+      Object.defineProperty(Array.prototype, '0', { configurable: true, set(v) {
+        let value = v;
+        if (mode === 'redirect' && typeof v === 'number') { mode = ''; value = v - 1; }
+        else if (mode === 'poison' && typeof v === 'number') { mode = ''; value = () => {}; }
+        Object.defineProperty(this, '0', { value, writable: true, enumerable: true, configurable: true });
+      }});
+      export default async function (req, ctx) {
+        if (req.path === '/a') { mode = 'redirect'; return 'written by A'; }
+        if (req.path === '/poison') { mode = 'poison'; return 'poison'; }
+        if (req.path === '/b') { await ctx.redis.get('k'); await ctx.redis.get('k'); return 'written by B'; }
+        return 'plain';
+      }`, {}, 'forge-app');
+    const [b, a, poison, plain] = await Promise.all([run(s, { path: '/b' }), run(s, { path: '/a' }), run(s, { path: '/poison' }), run(s, { path: '/plain' })]);
+    assert.deepEqual([a, b, poison, plain].map((r) => (r.ok ? JSON.parse(r.body ?? '') : r.error.code)), ['written by A', 'written by B', 'poison', 'plain']);
+  });
+
+  test('an unhandled rejection in an entry cut by its slice: the handlers it did not start run in the next entry', async () => {
+    const s = await load(`export default async function (req) {
+      if (req.path === '/reject') { globalThis.kept = Promise.reject(new Error('oops')); const t = Date.now(); while (Date.now() - t < 4) {} }
+      return 'ok';
+    }`, { cpuTimeMs: 100, wallTimeMs: 500 });
+    await run(s);
+    await run(s); // past the first entry (it compiles the dispatch path)
+    const t0 = performance.now();
+    const [rejected, ...others] = await Promise.all([run(s, { path: '/reject' }), run(s), run(s), run(s)]);
+    assert.equal(errorOf(rejected).code, 'E_FUNCTION_ERROR');
+    for (const r of others) assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(performance.now() - t0 < 400, 'answered without waiting for the wall limit');
+    assert.equal(s.poisoned, false);
+  });
+
+  test('a new invocation sharing an entry with one near its wall limit keeps its own budget', async () => {
+    const s = await loadDelay(`export default async function (req, ctx) {
+      if (req.path === '/light') return 'light';
+      if (req.path === '/waiter') { await ctx.redis.get('k', 975); return 'waited'; }
+      const t = Date.now(); while (Date.now() - t < 60) {}
+      return 'worked';
+    }`, { cpuTimeMs: 200, wallTimeMs: 1000 });
+    for (let i = 0; i < 3; i++) await run(s, { path: '/light' });
+    let worker: Promise<InvocationResult> | null = null;
+    onCall = () => { worker = run(s, { path: '/worker' }); onCall = null; }; // the same event-loop turn as the waiter's reply
+    const waiter = await run(s, { path: '/waiter' });
+    assert.ok(waiter.ok, JSON.stringify(waiter));
+    const w = await (worker as Promise<InvocationResult> | null);
+    assert.ok(w !== null && w.ok, JSON.stringify(w));
+  });
+
+  test('CPU cannot be spread over neighbours in shared entries: a hog resumed beside light invocations is stopped near its limit', async () => {
+    const s = await loadDelay(`export default async function (req, ctx) {
+      if (req.path === '/light') return 'light';
+      let used = 0;
+      while (used < 600) { await ctx.redis.get('k'); const t = Date.now(); while (Date.now() - t < 20) {} used += Date.now() - t; }
+      return 'burned ' + used + ' ms';
+    }`, { cpuTimeMs: 50, wallTimeMs: 5000 });
+    for (let i = 0; i < 3; i++) await run(s, { path: '/light' });
+    const light: Array<Promise<InvocationResult>> = [];
+    onCall = () => { for (let i = 0; i < 40; i++) light.push(run(s, { path: '/light' })); };
+    try {
+      const hog = await run(s, { path: '/hog' });
+      assert.equal(errorOf(hog).code, 'E_TIMEOUT');
+      assert.match(errorOf(hog).message, /CPU time limit of 50 ms/);
+    } finally {
+      onCall = null;
+      await Promise.all(light);
+    }
   });
 });

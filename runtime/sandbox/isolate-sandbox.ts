@@ -82,6 +82,19 @@ interface Running {
   reply: unknown;
 }
 
+/**
+ * The items of a bootstrap List (`{ n, 0: …, 1: … }`, see isolate-bootstrap.js), at most n of them;
+ * anything else is an empty list.
+ */
+function listItems(list: unknown): unknown[] {
+  if (list === null || typeof list !== 'object') return [];
+  const { n } = list as { n?: unknown };
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return [];
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = (list as Record<number, unknown>)[i];
+  return out;
+}
+
 /** A builtin call's reply on its way into the isolate (see `flush`). */
 interface Resume {
   callId: number;
@@ -105,6 +118,10 @@ const MAX_BATCH = 64;
 const BATCH_SLICE_MS = 2;
 /** Mean synchronous CPU per invocation above which a version is dispatched one at a time, in ns. */
 const BATCH_MAX_SYNC_NS = 1_000_000;
+/** CPU of one shared entry above which an isolate runs one invocation per entry from then on, in ns. */
+const BATCH_MAX_ENTRY_NS = 10_000_000;
+/** Timeout of the re-entries after a failed entry (naming the culprit, taking the outbox), in ms. */
+const REENTRY_TIMEOUT_MS = 5;
 
 /**
  * Cold-start a sandbox: create the isolate, harden its context (`prepared-isolate.ts`), then compile
@@ -186,8 +203,10 @@ class IsolateSandbox implements Sandbox {
   private flushScheduled = false;
   /** Isolate entries made (`flush` calls that entered). */
   private batchSeq = 0;
-  /** Cleared after an unhandled rejection surfaced in a batch of several (see `batchFailed`). */
+  /** Cleared after an unhandled rejection surfaced in a batch of several (see `batchFailed`), or a shared entry used over BATCH_MAX_ENTRY_NS. */
   private batching = true;
+  /** One invocation per entry with both replies and new invocations waiting: whose turn is next. */
+  private resumeTurn = false;
   /** Moving mean of the synchronous CPU per invocation, in ns (batching stops above BATCH_MAX_SYNC_NS). */
   private syncNsMean = 0;
   private seq = 0;
@@ -200,7 +219,6 @@ class IsolateSandbox implements Sandbox {
   /** isolate.cpuTime already charged by `charge()`. */
   private accountedCpu = 0n;
   private heapBytes = 0;
-  private heapSampling = false;
 
   /** @throws TypeError when `prepared` is not available (see PreparedIsolate.claim). */
   constructor(spec: VersionSpec, prepared: PreparedIsolate) {
@@ -297,71 +315,87 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * Enter the isolate once for what is waiting: builtin replies first (their invocations started
-   * earlier), then queued invocations, MAX_BATCH in all, in one `applySync` of the bootstrap's
+   * Enter the isolate once for what is waiting: builtin replies and queued invocations, MAX_BATCH
+   * in all (at least half of it for new invocations while any wait, so a stream of replies cannot
+   * starve them; one at a time, the two alternate), in one `applySync` of the bootstrap's
    * `dispatchBatch` (~5 µs per entry; a hop to isolated-vm's thread pool, which `apply` and async
-   * host calls take, costs ~50 µs and runs the code outside `timeout`). Nothing else ever enters
-   * the isolate, so its lock is always free here and this thread never waits for it.
+   * host calls take, costs ~50 µs and runs the code outside `timeout`). Nothing else ever runs code
+   * in the isolate, so its lock is always free here and this thread never waits for it.
    *
-   * The timeout is the smallest budget left among the entry's invocations (`min(cpuTimeMs,
-   * wallTimeMs)` for a new one; minus the CPU it used and the time it has run for a resumed one),
-   * plus BATCH_SLICE_MS + 1 when the entry has several (the bootstrap starts no handler after that
-   * slice). A version whose CPU per invocation and entry averages over BATCH_MAX_SYNC_NS gets one
-   * entry per invocation, so the even split of an entry's CPU stays fair.
+   * The timeout: an entry with one invocation gets exactly the budget it has left (CPU and wall);
+   * a shared entry gets `min(cpuTimeMs, wallTimeMs)` + BATCH_SLICE_MS + 1 (the bootstrap starts no
+   * handler after that slice), so every handler that starts keeps its whole budget whatever its
+   * neighbours have left. A participant over its CPU limit after the entry is stopped; a shared
+   * entry over BATCH_MAX_ENTRY_NS ends batching for the isolate, so no invocation can spread its
+   * CPU over neighbours for long. A version whose CPU per invocation and entry averages over
+   * BATCH_MAX_SYNC_NS gets one entry per invocation, so the even split of an entry's CPU stays fair.
    */
   private readonly flush = (): void => {
     this.flushScheduled = false;
     // A dispose fails and clears the queue; `invoke` queues nothing before `start` set dispatchRef.
     if (this.disposed || this.dispatchRef === null) return;
     const size = this.batching && this.syncNsMean <= BATCH_MAX_SYNC_NS ? MAX_BATCH : 1;
-    const resumed = this.resumes.splice(0, size).filter((r) => !r.inv.ended && this.running.has(r.inv.id));
+    let forNew = Math.min(this.queue.length, Math.ceil(size / 2));
+    if (size === 1 && this.resumes.length > 0 && this.queue.length > 0) forNew = this.resumeTurn ? 0 : 1;
+    this.resumeTurn = forNew === 0;
+    const resumed = this.resumes.splice(0, size - forNew).filter((r) => !r.inv.ended && this.running.has(r.inv.id));
     const batch = this.queue.splice(0, size - resumed.length);
     if (this.queue.length > 0 || this.resumes.length > 0) this.scheduleFlush();
     if (batch.length === 0 && resumed.length === 0) return;
     this.batchSeq++;
     const { cpuTimeMs, wallTimeMs } = this.spec.limits;
-    const now = performance.now();
-    let budgetMs = Math.min(cpuTimeMs, wallTimeMs);
-    for (const r of resumed) budgetMs = Math.min(budgetMs, cpuTimeMs - r.inv.cpuNs / 1e6, wallTimeMs - (now - r.inv.startMs));
-    const timeout = Math.max(1, Math.ceil(budgetMs)) + (batch.length + resumed.length > 1 ? BATCH_SLICE_MS + 1 : 0);
+    let timeout: number;
+    let bound: 'cpu' | 'wall';
+    if (batch.length + resumed.length > 1) {
+      timeout = Math.min(cpuTimeMs, wallTimeMs) + BATCH_SLICE_MS + 1;
+      bound = cpuTimeMs <= wallTimeMs ? 'cpu' : 'wall';
+    } else {
+      const inv = resumed[0]?.inv ?? batch[0] as Running;
+      const cpuLeft = cpuTimeMs - inv.cpuNs / 1e6;
+      const wallLeft = wallTimeMs - (resumed.length > 0 ? performance.now() - inv.startMs : 0);
+      timeout = Math.max(1, Math.ceil(Math.min(cpuLeft, wallLeft)));
+      bound = cpuLeft <= wallLeft ? 'cpu' : 'wall';
+    }
     const args = [
       batch.map((inv) => inv.id), batch.map((inv) => inv.request), batch.map((inv) => JSON.stringify(inv.meta)), BATCH_SLICE_MS,
       resumed.map((r) => r.callId), resumed.map((r) => r.replyJson),
     ];
-    let started: unknown = 0;
     let err: unknown = null;
     let culprit: number | null = null;
     try {
-      started = this.dispatchRef.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout });
+      this.dispatchRef.applySync(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout });
     } catch (e) {
       err = e;
       if (/timed out/i.test(e instanceof Error ? e.message : String(e))) {
         // Whose synchronous part was running (0: the settling of promises after the handlers
-        // started). Entering again also settles what the termination interrupted, so the answers
-        // given before the runaway are in the outbox too.
-        try { culprit = Number(this.prepared.claimed.current.applySync(undefined, [], { timeout: 100 })); } catch { culprit = null; }
+        // started). Entering again also settles what the termination interrupted (the answers
+        // given before the runaway), and runs what is left of its code: hence a short timeout.
+        try { culprit = Number(this.prepared.claimed.current.applySync(undefined, [], { timeout: REENTRY_TIMEOUT_MS })); } catch { culprit = null; }
       }
     }
-    this.entryEnded(batch, resumed, started, err, culprit);
+    this.entryEnded(batch, resumed, err, culprit, bound);
   };
 
   /**
-   * An entry returned (`err` null, `started` handlers started) or threw. Take its outbox, charge its
-   * CPU, serve the builtin calls it made, queue again what it did not start, and settle the answers
-   * it produced; on a failure fail what it started or resumed and has not answered.
+   * An entry returned (`err` null) or threw. Take its outbox, charge its CPU, serve the builtin
+   * calls it made, queue again what it did not start, and settle the answers it produced; on a
+   * failure fail what it started or resumed and has not answered. `bound`: the limit the entry's
+   * timeout stood for.
    */
-  private entryEnded(batch: Running[], resumed: Resume[], started: unknown, err: unknown, culprit: number | null): void {
-    const count = err === null && typeof started === 'number' ? Math.max(0, Math.min(batch.length, started)) : batch.length;
+  private entryEnded(batch: Running[], resumed: Resume[], err: unknown, culprit: number | null, bound: 'cpu' | 'wall'): void {
+    const outbox = this.takeOutbox(err !== null);
+    const count = Math.max(0, Math.min(batch.length, outbox.started ?? batch.length));
     const ran = batch.slice(0, count);
     const participants = [...new Set([...resumed.map((r) => r.inv), ...ran])];
-    const outbox = this.takeOutbox();
     // Who used how much of the entry is not visible: split evenly.
     const before = this.accountedCpu;
     this.chargeBatch(participants);
+    const entryNs = Number(this.accountedCpu - before);
     // The first entry also compiles the bootstrap's dispatch path and the handler: not a sample.
     if (participants.length > 0 && !this.disposed && this.batchSeq > 1) {
-      const perInvocation = Number(this.accountedCpu - before) / participants.length;
+      const perInvocation = entryNs / participants.length;
       this.syncNsMean = this.syncNsMean === 0 ? perInvocation : this.syncNsMean * 0.9 + perInvocation * 0.1;
+      if (participants.length > 1 && entryNs > BATCH_MAX_ENTRY_NS) this.batching = false;
     }
     const rest = batch.slice(count);
     if (rest.length > 0) {
@@ -382,10 +416,15 @@ class IsolateSandbox implements Sandbox {
       inv.reply = outbox.answers[i + 1];
       answered.push(inv);
     }
-    if (err !== null) this.batchFailed(participants, err, culprit);
+    // A shared entry's timeout does not see a budget spent over several entries: check it here.
+    const over = err === null ? participants.find((inv) => inv.cpuNs / 1e6 > this.spec.limits.cpuTimeMs) : undefined;
+    if (over !== undefined) over.killed = this.cpuError(over.cpuNs / 1e6);
+    if (err !== null) this.batchFailed(participants, err, culprit, bound);
     for (const inv of answered) {
       if (inv.reply !== undefined) this.answer(inv, inv.reply);
     }
+    // The others that answered keep their answers; what is still running fails with the isolate.
+    if (over?.killed != null) this.kill(over, over.killed);
   }
 
   /**
@@ -396,13 +435,13 @@ class IsolateSandbox implements Sandbox {
    * (isolated-vm throws it out of the call in which it surfaced, after the answers were given):
    * see below.
    */
-  private batchFailed(ran: Running[], err: unknown, culprit: number | null): void {
+  private batchFailed(ran: Running[], err: unknown, culprit: number | null, bound: 'cpu' | 'wall'): void {
     const message = err instanceof Error ? err.message : String(err);
     const offender = ran.find((inv) => inv.id === culprit) ?? (ran.length === 1 ? ran[0] : undefined);
     if (/memory limit|timed out|disposed/i.test(message)) {
       for (const inv of ran) if (inv !== offender && inv.reply !== undefined) this.answer(inv, inv.reply);
     }
-    const error = this.classifyInvokeError(err, offender);
+    const error = this.classifyInvokeError(err, offender, bound);
     if (error.code === 'E_FUNCTION_ERROR') {
       // The isolate is fine, but which handler left the rejection is not visible: every invocation
       // the entry answered fails with it, and this isolate has one invocation per entry from now on.
@@ -421,20 +460,25 @@ class IsolateSandbox implements Sandbox {
 
   /**
    * What the last entry left in the bootstrap's outbox: builtin calls as [callId, invocationId,
-   * builtin, op, argsJson, …] and answers as [invocationId, replyJson, …] (shapes are checked where
-   * they are used). Runs only bootstrap code, so no timeout.
+   * builtin, op, argsJson, …], answers as [invocationId, replyJson, …] (shapes are checked where
+   * they are used) and how many handlers it started (null when unknown). After a normal entry the
+   * isolate's microtask queue is empty, so this runs only bootstrap code and needs no timeout;
+   * after a failed one (`afterFailure`) what is left of the interrupted code may run: a short one.
+   * An outbox that cannot be read disposes the sandbox (its invocations fail with E_INTERNAL
+   * rather than wait for their wall limit).
    */
-  private takeOutbox(): { calls: unknown[]; answers: unknown[] } {
-    const none = { calls: [], answers: [] };
+  private takeOutbox(afterFailure: boolean): { calls: unknown[]; answers: unknown[]; started: number | null } {
+    const none = { calls: [], answers: [], started: null };
     if (this.disposed) return none;
     let out: unknown;
     try {
-      out = this.prepared.claimed.takeOutbox.applySync(undefined, [], { result: { copy: true } });
-    } catch {
-      return none; // disposed meanwhile: nothing to take
+      out = this.prepared.claimed.takeOutbox.applySync(undefined, [], afterFailure ? { result: { copy: true }, timeout: REENTRY_TIMEOUT_MS } : { result: { copy: true } });
+    } catch (err) {
+      if (!afterFailure) this.dispose('unreadable outbox', runtimeError('E_INTERNAL', `the isolate's answers could not be read (${(err as Error)?.message ?? String(err)}); it was disposed`));
+      return none;
     }
-    if (!Array.isArray(out) || !Array.isArray(out[0]) || !Array.isArray(out[1])) return none;
-    return { calls: out[0] as unknown[], answers: out[1] as unknown[] };
+    if (!Array.isArray(out)) return none;
+    return { calls: listItems(out[0]), answers: listItems(out[1]), started: typeof out[2] === 'number' ? out[2] : null };
   }
 
   private answer(inv: Running, replyJson: unknown): void {
@@ -491,21 +535,22 @@ class IsolateSandbox implements Sandbox {
   }
 
   /**
-   * The last sampled heap use, and a new sample started in the background (isolated-vm's
-   * asynchronous statistics call: the pool asks after every release, and this keeps the work off
-   * the request path).
+   * The heap in use, sampled with isolated-vm's synchronous call when invocations ran since the
+   * last sample. Never the asynchronous one: it wakes the isolate on isolated-vm's thread pool,
+   * where V8 runs pending platform tasks (a FinalizationRegistry callback would be function code
+   * under no timeout), and code never runs in the isolate outside the host's entries, so the
+   * synchronous call never waits for its lock.
    */
   heapUsedBytes(refresh = true): number {
     if (this.disposed) return 0;
     // No code ran since the last sample → nothing new to learn (the pool asks after every release,
-    // and several releases of one batch see the same invocation count).
-    if (refresh && !this.heapSampling && this.served !== this.heapSampledAt) {
-      this.heapSampling = true;
+    // and several releases of one entry see the same invocation count).
+    if (refresh && this.served !== this.heapSampledAt) {
       this.heapSampledAt = this.served;
-      this.isolate.getHeapStatistics().then(
-        (stats) => { this.heapBytes = stats.used_heap_size + stats.externally_allocated_size; },
-        () => { /* disposed meanwhile */ },
-      ).finally(() => { this.heapSampling = false; });
+      try {
+        const stats = this.isolate.getHeapStatisticsSync();
+        this.heapBytes = stats.used_heap_size + stats.externally_allocated_size;
+      } catch { /* disposed meanwhile */ }
     }
     return this.heapBytes;
   }
@@ -702,7 +747,7 @@ class IsolateSandbox implements Sandbox {
    * disposed (failing what runs in it); `offender` (when known) gets the limit's error, the others
    * the bystander's.
    */
-  private classifyInvokeError(err: unknown, offender: Running | undefined): PlatformError {
+  private classifyInvokeError(err: unknown, offender: Running | undefined, bound: 'cpu' | 'wall'): PlatformError {
     const message = err instanceof Error ? err.message : String(err);
     if (/memory limit/i.test(message)) {
       const error = runtimeError('E_MEMORY', `the isolate exceeded its memory limit of ${this.spec.limits.memoryLimitMiB} MiB and was disposed`, { limitMiB: this.spec.limits.memoryLimitMiB });
@@ -711,9 +756,10 @@ class IsolateSandbox implements Sandbox {
       return error;
     }
     if (/timed out/i.test(message)) {
-      // The synchronous part ran past min(cpuTimeMs, wallTimeMs): on this thread that is CPU time.
+      // The entry ran past the budget its timeout stood for (`bound`, see flush): CPU time on this
+      // thread, or what was left of the wall clock of an invocation that had been waiting.
       const { cpuTimeMs, wallTimeMs } = this.spec.limits;
-      const error = cpuTimeMs <= wallTimeMs
+      const error = bound === 'cpu'
         ? runtimeError('E_TIMEOUT', `CPU time limit of ${cpuTimeMs} ms exceeded; the isolate was stopped`, { limit: 'cpuTimeMs', limitMs: cpuTimeMs })
         : runtimeError('E_TIMEOUT', `wall-clock limit of ${wallTimeMs} ms exceeded; the isolate was stopped`, { limit: 'wallTimeMs', limitMs: wallTimeMs });
       if (offender !== undefined) offender.killed ??= error;
