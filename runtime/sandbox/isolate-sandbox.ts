@@ -118,7 +118,7 @@ const MAX_BATCH = 64;
 const BATCH_SLICE_MS = 2;
 /** Mean synchronous CPU per invocation above which a version is dispatched one at a time, in ns. */
 const BATCH_MAX_SYNC_NS = 1_000_000;
-/** CPU of one shared entry above which an isolate runs one invocation per entry from then on, in ns. */
+/** CPU of one shared entry above which each of its invocations is charged all of it, in ns. */
 const BATCH_MAX_ENTRY_NS = 10_000_000;
 /** Timeout of the re-entries after a failed entry (naming the culprit, taking the outbox), in ms. */
 const REENTRY_TIMEOUT_MS = 5;
@@ -203,7 +203,7 @@ class IsolateSandbox implements Sandbox {
   private flushScheduled = false;
   /** Isolate entries made (`flush` calls that entered). */
   private batchSeq = 0;
-  /** Cleared after an unhandled rejection surfaced in a batch of several (see `batchFailed`), or a shared entry used over BATCH_MAX_ENTRY_NS. */
+  /** Cleared after an unhandled rejection surfaced in a batch of several (see `batchFailed`). */
   private batching = true;
   /** One invocation per entry with both replies and new invocations waiting: whose turn is next. */
   private resumeTurn = false;
@@ -325,9 +325,9 @@ class IsolateSandbox implements Sandbox {
    * The timeout: an entry with one invocation gets exactly the budget it has left (CPU and wall);
    * a shared entry gets `min(cpuTimeMs, wallTimeMs)` + BATCH_SLICE_MS + 1 (the bootstrap starts no
    * handler after that slice), so every handler that starts keeps its whole budget whatever its
-   * neighbours have left. A participant over its CPU limit after the entry is stopped; a shared
-   * entry over BATCH_MAX_ENTRY_NS ends batching for the isolate, so no invocation can spread its
-   * CPU over neighbours for long. A version whose CPU per invocation and entry averages over
+   * neighbours have left. A participant over its CPU limit after the entry is stopped; each
+   * participant of a shared entry over BATCH_MAX_ENTRY_NS is charged all of it, so no invocation
+   * can spread its CPU over its neighbours. A version whose CPU per invocation and entry averages over
    * BATCH_MAX_SYNC_NS gets one entry per invocation, so the even split of an entry's CPU stays fair.
    */
   private readonly flush = (): void => {
@@ -395,7 +395,11 @@ class IsolateSandbox implements Sandbox {
     if (participants.length > 0 && !this.disposed && this.batchSeq > 1) {
       const perInvocation = entryNs / participants.length;
       this.syncNsMean = this.syncNsMean === 0 ? perInvocation : this.syncNsMean * 0.9 + perInvocation * 0.1;
-      if (participants.length > 1 && entryNs > BATCH_MAX_ENTRY_NS) this.batching = false;
+    }
+    if (participants.length > 1 && entryNs > BATCH_MAX_ENTRY_NS) {
+      // Who used it is not visible: each participant is charged the whole entry, so none can
+      // spread its CPU over its neighbours (a GC pause costs the others a little budget).
+      for (const inv of participants) inv.cpuNs += entryNs - entryNs / participants.length;
     }
     const rest = batch.slice(count);
     if (rest.length > 0) {
