@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { canPin, pinProcess } from './harness/proc.ts';
 import { hasRedisServer, startRedis } from './harness/redis.ts';
 import { envNumber as num, ms, percentile } from './harness/stats.ts';
-import { DEFAULT_GATEWAY } from '../control-plane/server.ts';
+import { DEFAULT_GATEWAY, type GatewayShape } from '../control-plane/gateway-shape.ts';
 import { startFastify, type FastifyPeer } from './peers/fastify.ts';
 import { startPlatform, type PlatformPeer } from './peers/platform.ts';
 import { probeWorkerd, startWorkerd, type WorkerdPeer } from './peers/workerd.ts';
@@ -37,7 +37,7 @@ import { JSON_BODY } from './workloads/bodies.ts';
 import { platformColdStarts, workerdColdStarts, workerdProcessStarts, type ColdStartResult } from './workloads/cold-start.ts';
 import { DEFAULT_ISOLATES_PER_WORKER, densityShape, describeShape, measureDensity, type DensityResult } from './workloads/density.ts';
 import { profilePlatform, type ProfileResult } from './workloads/profile.ts';
-import { runThroughput, targetFor, verify, type GatewayShape, type MeasuredRun, type Peer, type Subject, type Workload } from './workloads/throughput.ts';
+import { runThroughput, targetFor, verify, type MeasuredRun, type Peer, type Subject, type Workload } from './workloads/throughput.ts';
 
 const load = { connections: num('BENCH_CONNECTIONS', 50), durationS: num('BENCH_DURATION', 5), warmupS: num('BENCH_WARMUP', 1) };
 const REPS = Math.max(1, num('BENCH_REPS', 3));
@@ -194,7 +194,7 @@ for (const w of ['hello', 'json'] as const) {
 ratioTarget('leaderboard', 'bare fastify', 0.8);
 const c50 = percentile(cold.platform.first, 50);
 const c99 = percentile(cold.platform.first, 99);
-const otherFirst = cold.other?.result.first ?? [];
+const otherFirst = cold.other.result.first;
 targets.push({ target: 'cold start p50 ≤ 3 ms', measured: `${ms(c50)} (FAAS_GATEWAY=${otherShape}: ${ms(percentile(otherFirst, 50))})`, holds: c50 <= 3 });
 targets.push({ target: 'cold start p99 ≤ 10 ms', measured: `${ms(c99)} (FAAS_GATEWAY=${otherShape}: ${ms(percentile(otherFirst, 99))})`, holds: c99 <= 10 });
 targets.push(...densityTargets(density));

@@ -46,6 +46,7 @@ import { loadSecretKey } from './core/secrets.ts';
 import type { Actor, AuthMode, ControlPlane, LogLine, RuntimeControlPlane } from './core/types.ts';
 import { startControlPlaneGrpc, type ControlPlaneGrpcServer } from './grpc/server.ts';
 import { configError, controlPlaneToken, runtimeToken } from './grpc/token.ts';
+import { gatewayShape, type GatewayShape } from './gateway-shape.ts';
 import { apiRoutes, registerErrorHandler } from './routes/api.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
@@ -92,7 +93,7 @@ export interface PlatformConfig {
    * workers take the connections and run the gateway in front of their own pools (no IPC hop per
    * invocation; a dying worker drops the connections it was serving).
    */
-  gateway: 'workers' | 'process';
+  gateway: GatewayShape;
   /** Deploy `functions/*` into `sampleApp` at start. @default true */
   deploySamples: boolean;
   /** App the samples are deployed to. @default demo */
@@ -157,15 +158,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
   };
 }
 
-/** The gateway shape when FAAS_GATEWAY is unset (README, "Environment"). */
-export const DEFAULT_GATEWAY: PlatformConfig['gateway'] = 'process';
-
-/** FAAS_GATEWAY → the gateway shape (unset: DEFAULT_GATEWAY). @throws Error (ERR_FAAS_CONFIG) for anything but `workers`, `process` or unset. */
-function gatewayShape(raw: string | undefined): PlatformConfig['gateway'] {
-  if (raw === undefined || raw === '') return DEFAULT_GATEWAY;
-  if (raw === 'workers' || raw === 'process') return raw;
-  throw configError(`FAAS_GATEWAY must be workers (each worker process serves /fn itself) or process (one gateway process forwards invocations to the workers), got ${JSON.stringify(raw)}`);
-}
 
 /** A running `faas all`. `close()` stops accepting requests, drains workers and closes the store; idempotent. */
 export interface RunningPlatform {

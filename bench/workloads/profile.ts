@@ -18,7 +18,8 @@ import { summarizeProfiles, type ProfileSummary } from '../harness/cpu-profile.t
 import { percentile } from '../harness/stats.ts';
 import { startPlatform } from '../peers/platform.ts';
 import { platformColdStarts } from './cold-start.ts';
-import { targetFor, type GatewayShape, type Workload } from './throughput.ts';
+import type { GatewayShape } from '../../control-plane/gateway-shape.ts';
+import { targetFor, type Workload } from './throughput.ts';
 
 /** The profile of one workload. */
 export interface WorkloadProfile {

@@ -4,14 +4,14 @@
  * rep 2, …) so slow drift of the machine hits every peer alike. The server side's CPU time (per
  * process and thread group, from /proc) is sampled around every measured run.
  */
+import type { GatewayShape } from '../../control-plane/gateway-shape.ts';
 import { measure, type LoadOptions, type LoadResult, type LoadTarget } from '../harness/load.ts';
 import { cpuDelta, cpuSample, type CpuRoot } from '../harness/proc.ts';
 import { JSON_BODY, leaderboardBody } from './bodies.ts';
 
 /** The throughput workloads. */
 export type Workload = 'hello' | 'json' | 'leaderboard';
-/** The platform's gateway shapes (FAAS_GATEWAY; README, "How it is built"). */
-export type GatewayShape = 'process' | 'workers';
+
 /**
  * The peers. `platform` is the platform as started without FAAS_GATEWAY (its default shape; the
  * targets are judged on it); `platform (FAAS_GATEWAY=…)` is the other shape, measured beside it.

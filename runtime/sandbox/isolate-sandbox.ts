@@ -10,8 +10,9 @@
  * a synchronous entry: the isolate has no async host call at all. A builtin call leaves in the
  * entry's outbox (taken right after the entry returns), the host serves it, and its reply enters in
  * a later entry (`flush`), which settles the call's promise; the code after the `await` runs as that
- * entry's microtasks, inside its `timeout`. Each entry's timeout is the smallest budget its
- * invocations have left (CPU and wall), so CPU is enforced across awaits too. A watchdog disposes
+ * entry's microtasks, inside its `timeout`. An entry of one invocation is cut exactly where its
+ * budget (CPU and wall) ends; a shared one at the full per-invocation budget, and an invocation
+ * over its CPU limit after an entry is stopped, so CPU is enforced across awaits too. A watchdog disposes
  * the isolate when an invocation waiting on builtins passes `wallTimeMs`, or its CPU over all its
  * entries passes `cpuTimeMs`. A sandbox that hit any limit is poisoned and never reused.
  *
@@ -61,7 +62,7 @@ interface Running {
   /** The request as JSON, made when it was queued. */
   request: string;
   startMs: number;
-  /** CPU time charged to this invocation so far, in ns (see `account()`). */
+  /** CPU time charged to this invocation so far, in ns (see `chargeBatch()`). */
   cpuNs: number;
   /** Builtin calls of this invocation being served now (an ended one drains until 0, see drainOrEnd). */
   waiting: number;
