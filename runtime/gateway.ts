@@ -269,7 +269,8 @@ export async function gatewayRoutes(fastify: FastifyInstance, deps: GatewayDeps)
     reply.header('content-security-policy', `${csp === undefined ? '' : `${csp}; `}${FUNCTION_SANDBOX_CSP}`);
     reply.header('x-faas-version', target.versionId);
     if (result.coldStart) reply.header('x-faas-cold-start', '1');
-    reply.header('server-timing', `cpu;dur=${result.cpuTimeMs.toFixed(2)}`);
+    // W3C Server Timing: the isolate's CPU time, and how long the cold start (isolate, code load) took.
+    reply.header('server-timing', result.coldStart ? `cpu;dur=${result.cpuTimeMs.toFixed(2)}, cold;dur=${result.coldStartMs.toFixed(2)}` : `cpu;dur=${result.cpuTimeMs.toFixed(2)}`);
     if (!result.ok) return reply.code(result.status).send({ error: result.error });
     reply.code(result.status);
     switch (result.encoding) {

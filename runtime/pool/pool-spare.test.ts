@@ -4,8 +4,9 @@ import { createEmbeddedBackend } from '../../builtins/redis/backend.ts';
 import { createRedisHost } from '../../builtins/redis/host.ts';
 import { createBuiltinHost } from '../../builtins/registry.ts';
 import type { FunctionLimits } from '../../control-plane/core/types.ts';
-import type { InvocationResult, Sandbox, SandboxProvider, SpareIsolate, VersionSpec } from '../sandbox/interface.ts';
+import type { InvocationResult, Sandbox, SandboxProvider, SpareIsolate, SparePace, VersionSpec } from '../sandbox/interface.ts';
 import { isolateSandboxProvider, sandboxOptions } from '../sandbox/isolate-sandbox.ts';
+import type { PreparedIsolate } from '../sandbox/prepared-isolate.ts';
 import { IsolatePool, poolOptions, SPARE_RETRY_MS, type PoolOptions } from './pool.ts';
 
 const backend = createEmbeddedBackend();
@@ -34,8 +35,8 @@ function makePool(options: Partial<PoolOptions> = {}, provider: SandboxProvider 
       return sandbox;
     },
     ...(prepareSpare === undefined ? {} : {
-      prepareSpare: async (mib: number) => {
-        const spare = await prepareSpare(mib);
+      prepareSpare: async (mib: number, pace?: SparePace) => {
+        const spare = await prepareSpare(mib, pace);
         spares.push(spare);
         return spare;
       },
@@ -175,6 +176,76 @@ test('two cold starts back to back both succeed, the second without a spare', as
   d.release();
   assert.equal(pool.stats().coldStarts, 4);
   assert.equal(pool.stats().coldStartFailures, 0);
+  pool.destroy();
+});
+
+/**
+ * A provider whose spare preparations wait at a gate before they start, recording the pace each was
+ * given and whether it was hurried by the time it ran; `failNext` makes the next one fail at the gate.
+ */
+function gatedProvider() {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => { open = r; });
+  const paces: SparePace[] = [];
+  const hurriedAtStart: boolean[] = [];
+  const created: Array<SpareIsolate | null> = [];
+  const state = { failNext: false };
+  const provider: SandboxProvider = {
+    create: async (s, spare) => { created.push(spare ?? null); return base.create(s, spare); },
+    prepareSpare: async (mib, pace) => {
+      paces.push(pace as SparePace);
+      await gate;
+      if (state.failNext) throw new Error('the spare could not be made');
+      hurriedAtStart.push(pace?.hurried === true);
+      return (base.prepareSpare as NonNullable<SandboxProvider['prepareSpare']>)(mib, pace);
+    },
+  };
+  return { provider, open, paces, hurriedAtStart, created, state };
+}
+
+test('a cold start that finds the spare being prepared waits for it (hurried) instead of preparing a second isolate', async () => {
+  const g = gatedProvider();
+  const pool = new IsolatePool(g.provider, poolOptions({ spareMemoryLimitMiB: SPARE_MIB, onSpareError: () => {} }));
+  await until(() => g.paces.length === 1, 'the spare preparation started');
+  // Another heap limit does not wait: it cold-starts on its own while the spare is still at the gate.
+  const other = await pool.acquire(spec('other-limit', HELLO, { memoryLimitMiB: 16 }));
+  assert.deepEqual(g.created, [null]);
+  assert.equal(g.paces[0]?.hurried, false, 'a cold start the spare does not fit does not hurry it');
+  other.release();
+  const acquiring = pool.acquire(spec('waits'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(g.created.length, 1, 'the fitting cold start waits for the spare being prepared');
+  assert.equal(g.paces[0]?.hurried, true, 'and hurries it');
+  g.open();
+  const lease = await acquiring;
+  assert.equal(lease.coldStart, true);
+  assert.equal(g.created.length, 2);
+  const spare = g.created[1] as PreparedIsolate | null;
+  assert.ok(spare !== null, 'the cold start was made from the spare');
+  assert.equal(spare.warmedUp, false, 'a hurried spare skips the warm-up');
+  assert.deepEqual([pool.stats().spareHits, pool.stats().coldStarts, pool.stats().isolates], [1, 2, 2]);
+  const r = await lease.sandbox.invoke(req, meta);
+  assert.ok(r.ok && r.body === '"hello"', JSON.stringify(r));
+  lease.release();
+  pool.destroy();
+  assert.equal(pool.stats().isolates, 0);
+});
+
+test('when the awaited spare fails to prepare, the cold start prepares its own and succeeds', async () => {
+  const g = gatedProvider();
+  const errors: string[] = [];
+  const pool = new IsolatePool(g.provider, poolOptions({ spareMemoryLimitMiB: SPARE_MIB, onSpareError: (err) => errors.push((err as Error).message) }));
+  await until(() => g.paces.length === 1, 'the spare preparation started');
+  g.state.failNext = true;
+  const acquiring = pool.acquire(spec('after-failure'));
+  await new Promise((r) => setTimeout(r, 10));
+  g.open();
+  const lease = await acquiring;
+  assert.deepEqual(g.created, [null], 'made without a spare');
+  assert.deepEqual(errors, ['the spare could not be made']);
+  assert.deepEqual([pool.stats().spareHits, pool.stats().spareFailures, pool.stats().coldStartFailures], [0, 1, 0]);
+  assert.ok((await lease.sandbox.invoke(req, meta)).ok);
+  lease.release();
   pool.destroy();
 });
 

@@ -14,13 +14,15 @@
  * The next one is prepared in the background, never on the request path: it is requested when a
  * lease is released (at the latest the cold start's own) or by the idle sweep, and prepared once
  * the pool has been quiet for `spareRefillDelayMs` (see `spare.ts`), so the answer has left and a
- * request that follows at once does not wait for it. The spare
+ * request that follows at once does not wait for it. A cold start that finds the spare still
+ * being prepared (with its heap limit) waits for that one, hurried, instead of preparing a second
+ * isolate on the same thread (`SpareKeeper.takeOrAwait`). The spare
  * counts against `maxIsolates` and is prepared only when there is room; a failed preparation is
  * reported to `onSpareError` and retried with exponential backoff (`SPARE_RETRY_MS`). The spare's
  * bookkeeping is `spare.ts`.
  */
 import { runtimeError } from '../errors.ts';
-import type { Sandbox, SandboxProvider, VersionSpec } from '../sandbox/interface.ts';
+import type { Sandbox, SandboxProvider, SpareIsolate, VersionSpec } from '../sandbox/interface.ts';
 import { DEFAULT_RECYCLE, recycleReason, type EvictionReason, type RecycleOptions } from './recycle.ts';
 import { SpareKeeper } from './spare.ts';
 
@@ -310,15 +312,15 @@ export class IsolatePool {
   }
 
   private async create(entry: Entry, spec: VersionSpec): Promise<void> {
-    const spare = this.spare.take(spec); // its place under the cap passes to the new sandbox
     this.total++;
     this.counters.coldStarts++;
-    let creating: Promise<Sandbox>;
-    try {
-      creating = spare === null ? this.provider.create(spec) : this.provider.create(spec, spare);
-    } catch (err) {
-      creating = Promise.reject(err);
-    }
+    // The spare (ready, or finishing its preparation) passes its place under the cap to the new
+    // sandbox; while a preparation is awaited both are counted, so the cap is never overshot.
+    const used: { spare: SpareIsolate | null } = { spare: null };
+    const creating = this.spare.takeOrAwait(spec).then((taken) => {
+      used.spare = taken;
+      return taken === null ? this.provider.create(spec) : this.provider.create(spec, taken);
+    });
     entry.creating = creating;
     try {
       const sandbox = await creating;
@@ -329,7 +331,7 @@ export class IsolatePool {
       }
       entry.slots.push({ sandbox, leases: 0, lastUsed: performance.now(), retiring: null, sampledAt: -1 });
     } catch (err) {
-      if (spare?.available === true) spare.dispose(); // consumed either way: never handed out again
+      if (used.spare?.available === true) used.spare.dispose(); // consumed either way: never handed out again
       if (!this.closed) this.total--;
       this.counters.coldStartFailures++;
       this.wakeCapWaiter();

@@ -3,7 +3,7 @@
  * one cold start. Kept apart from the hand-out policy like `recycle.ts`; the pool asks `fits` /
  * `take` on a cold start, `drop` when it needs the place, and `request` whenever a spare may be due.
  */
-import type { SpareIsolate, VersionSpec } from '../sandbox/interface.ts';
+import type { SpareIsolate, SparePace, VersionSpec } from '../sandbox/interface.ts';
 
 /** Backoff between failed spare preparations, in ms: starts at `minMs`, doubles, stays at `maxMs`. */
 export const SPARE_RETRY_MS = Object.freeze({ minMs: 100, maxMs: 30_000 });
@@ -12,8 +12,8 @@ const MAX_DEFERRALS = 10;
 
 /** What the keeper needs from its pool. */
 export interface SpareHost {
-  /** Prepare a spare with this heap limit (the provider's `prepareSpare`); undefined: never keep one. */
-  prepare: ((memoryLimitMiB: number) => Promise<SpareIsolate>) | undefined;
+  /** Prepare a spare with this heap limit and pace (the provider's `prepareSpare`); undefined: never keep one. */
+  prepare: ((memoryLimitMiB: number, pace: SparePace) => Promise<SpareIsolate>) | undefined;
   /** Heap limit of the spare, in MiB. */
   memoryLimitMiB: number;
   /** Keep a spare at all (`PoolOptions.spare`). */
@@ -30,8 +30,11 @@ export interface SpareHost {
   onError(err: unknown, retryInMs: number): void;
 }
 
-/** A preparation in flight; `cancelled` when the pool took its place back before it was ready. */
-interface Preparation { cancelled: boolean }
+/**
+ * A preparation in flight; `cancelled` when the pool took its place back before it was ready;
+ * `settled` resolves once its outcome is recorded (the spare set, or the failure counted).
+ */
+interface Preparation { cancelled: boolean; pace: SparePace; settled: Promise<void> }
 
 /** See the module comment. Counts: `hits` (cold starts that took the spare), `failures` (preparations that failed). */
 export class SpareKeeper {
@@ -75,6 +78,23 @@ export class SpareKeeper {
     this.spare = null;
     this.hits++;
     return spare;
+  }
+
+  /**
+   * The spare for a cold start of `spec`: the ready one, or — when one with the right heap limit is
+   * being prepared — that one once ready (its preparation is hurried: no more event-loop turns
+   * between steps, no warm-up), since finishing it costs the cold start at most what preparing a
+   * new isolate on the spot would, on the same thread. Null when there is none, or the preparation
+   * failed, was cancelled or another cold start took it first (the caller prepares its own).
+   */
+  async takeOrAwait(spec: VersionSpec): Promise<SpareIsolate | null> {
+    const ready = this.take(spec);
+    if (ready !== null) return ready;
+    const preparation = this.preparing;
+    if (preparation === null || preparation.cancelled || this.host.memoryLimitMiB !== spec.limits.memoryLimitMiB) return null;
+    preparation.pace.hurried = true;
+    await preparation.settled;
+    return this.take(spec);
   }
 
   /**
@@ -149,15 +169,16 @@ export class SpareKeeper {
     const prepare = this.host.prepare;
     // Room first: a spare never pushes a sandbox out, nor takes a place someone waits for.
     if (!this.wanted() || prepare === undefined || !this.host.hasRoom()) return; // the next request() asks again
-    const preparation: Preparation = { cancelled: false };
-    this.preparing = preparation;
+    const pace: SparePace = { hurried: false };
     let pending: Promise<SpareIsolate>;
     try {
-      pending = prepare(this.host.memoryLimitMiB);
+      pending = prepare(this.host.memoryLimitMiB, pace);
     } catch (err) {
       pending = Promise.reject(err);
     }
-    pending.then((spare) => {
+    const preparation: Preparation = { cancelled: false, pace, settled: Promise.resolve() };
+    this.preparing = preparation;
+    preparation.settled = pending.then((spare) => {
       if (this.preparing === preparation) this.preparing = null;
       if (preparation.cancelled || this.closed) {
         spare.dispose();

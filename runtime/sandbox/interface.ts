@@ -178,5 +178,15 @@ export interface SandboxProvider {
    * Prepare a spare with a `memoryLimitMiB` heap limit, off the request path. Absent: the pool keeps no spare.
    * @throws on a platform fault (the pool logs it and retries with backoff).
    */
-  prepareSpare?(memoryLimitMiB: number): Promise<SpareIsolate>;
+  prepareSpare?(memoryLimitMiB: number, pace?: SparePace): Promise<SpareIsolate>;
+}
+
+/**
+ * How a spare's preparation paces itself; the pool may change it while the preparation runs.
+ * Unhurried (the default), it yields to the event loop between steps and warms the dispatch path
+ * up; hurried (a cold start is waiting for it), it runs its remaining steps at once and skips the
+ * warm-up (compiling that path now would cost the waiting request what its first invocation saves).
+ */
+export interface SparePace {
+  hurried: boolean;
 }

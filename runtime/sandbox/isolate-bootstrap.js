@@ -684,5 +684,22 @@
     return out;
   }
 
-  return { dispatchBatch, current: () => current, takeOutbox, setHandler, configure };
+  /**
+   * Run one invocation of a platform-owned handler through the whole dispatch path (request and
+   * meta parsing, ctx, result encoding, outbox) so V8 compiles it now — in a spare, off the request
+   * path — rather than during a version's first invocation. Only before `configure`: no user code
+   * exists yet, and nothing is left behind (the host takes and drops the outbox after the entry).
+   */
+  function warmUp() {
+    if (configured) throw new TypeError('warmUp() runs before an isolate is configured for a version');
+    handler = async (request, ctx) => ({ method: request.method, app: ctx.app, n: request.query.n });
+    try {
+      dispatchBatch([-1], ['{"method":"GET","path":"/","query":{"n":"1"},"headers":{},"body":null,"bodyIsJson":false}'],
+        ['{"app":"-","function":"-","version":"-","alias":"-","requestId":"-","deadline":0}'], 1000, [], []);
+    } finally {
+      handler = null;
+    }
+  }
+
+  return { dispatchBatch, current: () => current, takeOutbox, setHandler, configure, warmUp };
 })

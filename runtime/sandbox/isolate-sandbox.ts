@@ -178,7 +178,7 @@ export async function createIsolateSandbox(
 export function isolateSandboxProvider(host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions()): SandboxProvider {
   return {
     create: (spec, spare) => createIsolateSandbox(spec, host, options, spare),
-    prepareSpare: (memoryLimitMiB) => prepareSpareIsolate(memoryLimitMiB, host, options),
+    prepareSpare: (memoryLimitMiB, pace) => prepareSpareIsolate(memoryLimitMiB, host, options, pace),
   };
 }
 

@@ -6,7 +6,7 @@ import { createBuiltinHost } from '../../builtins/registry.ts';
 import type { FunctionLimits } from '../../control-plane/core/types.ts';
 import type { InvocationResult, Sandbox, VersionSpec } from './interface.ts';
 import { createIsolateSandbox, isolateSandboxProvider, sandboxOptions } from './isolate-sandbox.ts';
-import { PreparedIsolate, prepareSpareIsolate } from './prepared-isolate.ts';
+import { bootstrapCacheStats, PreparedIsolate, prepareSpareIsolate } from './prepared-isolate.ts';
 
 const backend = createEmbeddedBackend();
 const redis = createRedisHost(backend);
@@ -107,6 +107,38 @@ test('a module that fails to load on a spare fails the cold start and disposes t
   assert.equal((spare as PreparedIsolate).isolate.isDisposed, true);
 });
 
+test('a spare is warmed up through the dispatch path and leaves nothing behind; a hurried one is not', async () => {
+  const spare = await prepareSpareIsolate(32, host, options) as PreparedIsolate;
+  assert.equal(spare.warmedUp, true);
+  spare.claim({ log: () => {} });
+  const [calls, answers] = spare.claimed.takeOutbox.applySync(undefined, [], { result: { copy: true } }) as [{ n: number }, { n: number }, number];
+  assert.deepEqual([calls.n, answers.n], [0, 0], 'the warm-up\'s answer was taken with its entry');
+  spare.dispose();
+  const pace = { hurried: true };
+  const hurried = await prepareSpareIsolate(32, host, options, pace) as PreparedIsolate;
+  assert.equal(hurried.warmedUp, false);
+  hurried.dispose();
+  // A version started on a warmed-up spare sees a fresh realm: no handler, no invocation, no call ids left by the warm-up.
+  const s = await onSpare(`let seen = 0; export default async function (req, ctx) { seen++; const id = await ctx.redis.incr('warm-n'); return { seen, id, rid: ctx.requestId, keys: Object.keys(ctx) } }`, {}, 'warm-app');
+  const r = await run(s);
+  assert.ok(r.ok, JSON.stringify(r));
+  if (!r.ok) return;
+  const body = JSON.parse(r.body ?? '');
+  assert.equal(body.seen, 1);
+  assert.equal(body.id, 1, 'the warm-up made no builtin call');
+  assert.match(body.rid, /^r\d+$/);
+  assert.deepEqual(body.keys, ['app', 'function', 'version', 'alias', 'requestId', 'deadline']);
+});
+
+test('the bootstrap is compiled once per process and then taken from V8\'s code cache', async () => {
+  const before = { ...bootstrapCacheStats };
+  const made = [await prepareSpareIsolate(32, host, options), await prepareSpareIsolate(64, host, options)];
+  assert.ok(bootstrapCacheStats.produced >= 1, 'a cache was made');
+  assert.equal(bootstrapCacheStats.consumed - before.consumed, 2, 'both isolates used it');
+  assert.equal(bootstrapCacheStats.rejected, 0);
+  for (const spare of made) spare.dispose();
+});
+
 test('a bad memory limit is refused before any isolate is made', async () => {
   await assert.rejects(prepareSpareIsolate(4, host, options), (err: Error) => err instanceof TypeError && /at least 8 MiB, got 4/.test(err.message));
   await assert.rejects(prepareSpareIsolate(12.5, host, options), /got 12.5/);
@@ -114,7 +146,7 @@ test('a bad memory limit is refused before any isolate is made', async () => {
 
 test('disposing an isolate while it is being prepared leaves nothing behind', async () => {
   const prepared = new PreparedIsolate(32, host, options);
-  const preparing = prepared.prepare(true);
+  const preparing = prepared.prepare({ hurried: false });
   prepared.dispose();
   await assert.rejects(preparing);
   assert.equal(prepared.isolate.isDisposed, true);

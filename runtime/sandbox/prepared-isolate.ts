@@ -14,12 +14,58 @@
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import type { BuiltinHost, SpareIsolate } from './interface.ts';
+import type { BuiltinHost, SpareIsolate, SparePace } from './interface.ts';
 import type { SandboxOptions } from './isolate-sandbox.ts';
 import { REPLY_LIMITS } from './marshal.ts';
 
 const BOOTSTRAP_SOURCE = readFileSync(new URL('./isolate-bootstrap.js', import.meta.url), 'utf8');
 const FAAS_MODULE_SOURCE = readFileSync(new URL('./faas-module.js', import.meta.url), 'utf8');
+/**
+ * V8's code cache for the bootstrap script, made by the first isolate this process prepares and
+ * consumed by every later one (the bootstrap's compile is then ~0.3 ms instead of ~0.7 ms on the
+ * bench machine). isolated-vm README, "CachedDataOptions": cached data holds compiled code, so it
+ * must never come from an untrusted source — this one is made here, from our own source, and never
+ * leaves the process. V8 checks it against the source and its flags and rejects a mismatch
+ * (`cachedDataRejected`), in which case the script is compiled as usual and a new cache is made.
+ */
+let bootstrapCache: ivm.ExternalCopy<ArrayBuffer> | null = null;
+/** How the bootstrap was compiled in this process (for tests and diagnostics): caches made, uses, and rejections by V8. */
+export const bootstrapCacheStats = { produced: 0, consumed: 0, rejected: 0 };
+
+/**
+ * Compile the bootstrap (with the code cache), run it in `context` and call it with the host's log
+ * sink and the config copy. The script's completion value is the bootstrap function itself, so it
+ * is never reachable from the context's globals.
+ * @returns a Reference to the bootstrap's entry points (see `isolate-bootstrap.js`)
+ */
+function runBootstrap(isolate: ivm.Isolate, context: ivm.Context, hostLog: ivm.Reference, config: unknown): ivm.Reference {
+  const cached = bootstrapCache;
+  const script = isolate.compileScriptSync(BOOTSTRAP_SOURCE, cached === null
+    ? { filename: 'faas:bootstrap', produceCachedData: true }
+    : { filename: 'faas:bootstrap', cachedData: cached }) as ivm.Script & { cachedData?: ivm.ExternalCopy<ArrayBuffer>; cachedDataRejected?: boolean };
+  if (cached === null) {
+    if (script.cachedData !== undefined) {
+      bootstrapCache = script.cachedData;
+      bootstrapCacheStats.produced++;
+    }
+  } else if (script.cachedDataRejected === true) {
+    bootstrapCacheStats.rejected++;
+    if (bootstrapCache === cached) bootstrapCache = null; // the next isolate makes a new one
+  } else {
+    bootstrapCacheStats.consumed++;
+  }
+  try {
+    const bootstrap = script.runSync(context, { reference: true }) as ivm.Reference;
+    try {
+      return bootstrap.applySync(undefined, [hostLog, config], { result: { reference: true } }) as ivm.Reference;
+    } finally {
+      bootstrap.release();
+    }
+  } finally {
+    script.release();
+  }
+}
+
 /** isolated-vm refuses a smaller `memoryLimit` (README: "minimum is 8"). */
 const MIN_MEMORY_LIMIT_MIB = 8;
 
@@ -50,6 +96,8 @@ export class PreparedIsolate implements SpareIsolate {
   private readonly references: Array<{ release(): void }> = [];
   private route: HostRoute = UNCLAIMED;
   private state: State = 'preparing';
+  /** True once `prepare` ran the dispatch warm-up (a spare that was not hurried). */
+  warmedUp = false;
   private parts: {
     context: ivm.Context; dispatchBatch: ivm.Reference; current: ivm.Reference; takeOutbox: ivm.Reference; setHandler: ivm.Reference; configure: ivm.Reference; platformModule: ivm.Module;
   } | null = null;
@@ -80,17 +128,19 @@ export class PreparedIsolate implements SpareIsolate {
   /**
    * Create the context, run the bootstrap, compile and evaluate the `faas` module, with isolated-vm's
    * synchronous calls (the isolate is private to this call, so nothing else can hold its lock; the
-   * async variants were measured slower and blocked this thread as long). With `yieldBetweenSteps`
-   * (a spare, off the request path) it gives the event loop a turn after `new ivm.Isolate` and after
-   * the bootstrap, so other work waits at most one step (about 1 ms) instead of the whole ~1.8 ms.
+   * async variants were measured slower and blocked this thread as long). With a `pace` (a spare,
+   * off the request path) it gives the event loop a turn after `new ivm.Isolate`, after the bootstrap
+   * and after the `faas` module, so other work waits at most one step (about 1 ms) instead of the
+   * whole ~2 ms, and ends with a warm-up of the dispatch path — both only while `pace.hurried` is
+   * false (a cold start waiting for this spare sets it). `null`: on the request path, in one go.
    * Called once.
    * @throws whatever isolated-vm throws (a platform fault: the bootstrap has no user input), or
    *   Error when the isolate was disposed meanwhile. The caller disposes on failure.
    */
-  async prepare(yieldBetweenSteps: boolean): Promise<void> {
+  async prepare(pace: SparePace | null): Promise<void> {
     if (this.state !== 'preparing' || this.parts !== null) throw new TypeError('prepare() is called once, on a new isolate');
     const step = async (): Promise<void> => {
-      if (yieldBetweenSteps) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (pace !== null && !pace.hurried) await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.state !== 'preparing') throw new Error('the isolate was disposed while it was being prepared');
     };
     await step();
@@ -104,10 +154,7 @@ export class PreparedIsolate implements SpareIsolate {
       maxLogLineChars: this.options.maxLogLineChars,
       maxMetricSamples: REPLY_LIMITS.maxMetricSamples,
     }).copyInto({ release: true });
-    const entry = context.evalClosureSync(`return (${BOOTSTRAP_SOURCE})($0, $1);`, [hostLog, config], {
-      result: { reference: true },
-      filename: 'faas:bootstrap',
-    }) as ivm.Reference;
+    const entry = runBootstrap(this.isolate, context, hostLog, config);
     this.references.push(entry);
     const dispatchBatch = entry.getSync('dispatchBatch', { reference: true }) as ivm.Reference;
     const current = entry.getSync('current', { reference: true }) as ivm.Reference;
@@ -123,6 +170,20 @@ export class PreparedIsolate implements SpareIsolate {
       throw new Error(`the faas module has no imports (asked for ${specifier})`);
     });
     platformModule.evaluateSync({ timeout: 1000 });
+    if (pace !== null && !pace.hurried) {
+      // A spare warms the bootstrap's dispatch path up (a platform handler, one invocation; its
+      // answer is dropped): a version's first invocation on it then skips V8's lazy compilation
+      // of that path (measured ~0.4 → ~0.15 ms on the bench machine).
+      await step();
+      const warmUp = entry.getSync('warmUp', { reference: true }) as ivm.Reference;
+      try {
+        warmUp.applySync(undefined, [], { timeout: 1000 });
+        takeOutbox.applySync(undefined, [], { timeout: 1000, result: { copy: true } });
+      } finally {
+        warmUp.release();
+      }
+      this.warmedUp = true;
+    }
     this.parts = { context, dispatchBatch, current, takeOutbox, setHandler, configure, platformModule };
     this.state = 'ready';
   }
@@ -155,24 +216,26 @@ export class PreparedIsolate implements SpareIsolate {
  * @throws TypeError on a bad `memoryLimitMiB`; isolated-vm's error on a platform fault (the isolate is disposed).
  */
 export async function prepareIsolate(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>): Promise<PreparedIsolate> {
-  return prepareWith(memoryLimitMiB, host, options, false);
+  return prepareWith(memoryLimitMiB, host, options, null);
 }
 
 /**
- * Prepare a spare in the background: the same work as a cold start's first half (~1.8 ms of this
- * thread), in three steps with an event-loop turn between them (`new ivm.Isolate`; context and
- * bootstrap; `faas` module), so no step blocks other work for more than about 1 ms.
+ * Prepare a spare in the background: the same work as a cold start's first half (~2 ms of this
+ * thread) plus a warm-up of the dispatch path (~0.4 ms), in steps with an event-loop turn between
+ * them (`new ivm.Isolate`; context and bootstrap; `faas` module; warm-up), so no step blocks other
+ * work for more than about 1 ms. Setting `pace.hurried` meanwhile runs the rest at once, without
+ * the warm-up (see `PreparedIsolate.prepare`).
  * @param memoryLimitMiB the heap limit, in MiB (integer ≥ 8); the spare serves only versions with this limit.
  * @throws TypeError on a bad `memoryLimitMiB`; isolated-vm's error on a platform fault (the isolate is disposed).
  */
-export async function prepareSpareIsolate(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>): Promise<PreparedIsolate> {
-  return prepareWith(memoryLimitMiB, host, options, true);
+export async function prepareSpareIsolate(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>, pace: SparePace = { hurried: false }): Promise<PreparedIsolate> {
+  return prepareWith(memoryLimitMiB, host, options, pace);
 }
 
-async function prepareWith(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>, yieldBetweenSteps: boolean): Promise<PreparedIsolate> {
+async function prepareWith(memoryLimitMiB: number, host: BuiltinHost, options: Readonly<SandboxOptions>, pace: SparePace | null): Promise<PreparedIsolate> {
   const prepared = new PreparedIsolate(memoryLimitMiB, host, options);
   try {
-    await prepared.prepare(yieldBetweenSteps);
+    await prepared.prepare(pace);
     return prepared;
   } catch (err) {
     prepared.dispose();

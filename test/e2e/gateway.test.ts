@@ -155,6 +155,19 @@ describe('limits fail alone while everything else keeps serving', () => {
     assert.equal(again.headers.get('x-faas-cold-start'), null);
     assert.equal(again.body, answers[0]?.body);
   });
+
+  test('server-timing gives the CPU time, and the cold start\'s duration only on a cold start', async () => {
+    await deploy(p, 'e2e', 'timing', `let n = 0; export default async () => { for (let i = 0; i < 2e5; i++) n += i; return n }`);
+    const cold = await invoke(p, 'e2e', 'timing');
+    assert.equal(cold.headers.get('x-faas-cold-start'), '1');
+    const metrics = (h: string | null) => new Map((h ?? '').split(',').map((m) => m.trim().split(';dur=')).map(([k, v]) => [k, Number(v)] as const));
+    const c = metrics(cold.headers.get('server-timing'));
+    assert.deepEqual([...c.keys()], ['cpu', 'cold']);
+    assert.ok((c.get('cpu') ?? 0) > 0, 'the loop used CPU');
+    assert.ok((c.get('cold') ?? 0) > 0 && (c.get('cold') ?? 0) < 10_000, `cold;dur is a duration in ms: ${c.get('cold')}`);
+    const warm = metrics((await invoke(p, 'e2e', 'timing')).headers.get('server-timing'));
+    assert.deepEqual([...warm.keys()], ['cpu']);
+  });
 });
 
 /**
