@@ -91,6 +91,10 @@ describe('AdminApi against a running platform', { timeout: 120_000 }, () => {
     assert.equal(Object.values(echo.headers).some((v) => v.includes(platform.apiKey)), false);
     assert.equal(result.versionId, deployed.version.id);
     assert.equal(typeof result.cpuMs, 'number');
+    assert.equal(result.coldStart, true, 'the first request to a new version is a cold start');
+    assert.ok(result.coldStartMs !== null && result.coldStartMs > 0, 'with its duration');
+    const warm = await api.invoke('demo', 'api-client-echo', { method: 'GET', path: '/', query: [], headers: [], body: '', target: { alias: 'prod' } });
+    assert.deepEqual([warm.coldStart, warm.coldStartMs], [false, null], 'none when warm');
     assert.ok(result.durationMs > 0);
     assert.ok(result.requestId !== null);
     let lines = await api.logs('demo', 'api-client-echo', { requestId: result.requestId });

@@ -96,6 +96,8 @@ export interface InvokeResult {
   /** `x-faas-version`: the version that ran. */
   versionId: string | null;
   coldStart: boolean;
+  /** How long the cold start took (`server-timing: cold;dur=<ms>`), null when there was none. */
+  coldStartMs: number | null;
   /** Round trip measured by the browser, in ms. */
   durationMs: number;
   /** CPU time reported by the gateway (`server-timing: cpu;dur=<ms>`), null when absent. */
@@ -333,6 +335,7 @@ export class AdminApi {
     const list: Array<[string, string]> = [];
     res.headers.forEach((value, name) => { list.push([name, value]); });
     const contentType = res.headers.get('content-type');
+    const timing = parseServerTiming(res.headers.get('server-timing'));
     return {
       status: res.status,
       statusText: res.statusText,
@@ -341,7 +344,8 @@ export class AdminApi {
       versionId: res.headers.get('x-faas-version'),
       coldStart: res.headers.get('x-faas-cold-start') === '1',
       durationMs,
-      cpuMs: parseServerTiming(res.headers.get('server-timing')).get('cpu') ?? null,
+      cpuMs: timing.get('cpu') ?? null,
+      coldStartMs: timing.get('cold') ?? null,
       text,
       json: contentType !== null && /\bjson\b/i.test(contentType) ? tryParse(text) : undefined,
     };

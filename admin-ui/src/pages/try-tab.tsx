@@ -220,7 +220,7 @@ function InvokeResultView({ result, logs }: { result: InvokeResult; logs: { stat
         <div className="metric"><span className="metric-label">Status</span><Badge tone={tone}><span data-testid="try-status">{result.status}</span> {result.statusText}</Badge></div>
         <div className="metric"><span className="metric-label">Duration</span><span data-testid="try-duration">{formatMs(result.durationMs)}</span></div>
         <div className="metric"><span className="metric-label">CPU time</span><span data-testid="try-cpu">{formatMs(result.cpuMs)}</span></div>
-        <div className="metric"><span className="metric-label">Version</span><code title={result.versionId ?? ''} data-testid="try-version-ran">{shortId(result.versionId)}</code>{result.coldStart && <Badge tone="info">cold start</Badge>}</div>
+        <div className="metric"><span className="metric-label">Version</span><code title={result.versionId ?? ''} data-testid="try-version-ran">{shortId(result.versionId)}</code>{result.coldStart && <Badge tone="info">{result.coldStartMs === null ? 'cold start' : `cold start ${formatMs(result.coldStartMs)}`}</Badge>}</div>
         <div className="metric"><span className="metric-label">Request id</span><code className="small" data-testid="try-request-id">{result.requestId ?? '—'}</code></div>
       </div>
       <h3>Body</h3>
