@@ -13,10 +13,10 @@ test('operator lists are read through the config (not from process.env at use)',
 });
 
 test('bad FAAS_POOL_* values are refused at start, naming the variable', () => {
-  for (const [name, value] of [['FAAS_POOL_MAX_ISOLATES', 'lots'], ['FAAS_POOL_MAX_CONCURRENCY', '0'], ['FAAS_POOL_IDLE_TIMEOUT_MS', '1.5'], ['FAAS_POOL_QUEUE_TIMEOUT_MS', '-1'], ['FAAS_POOL_SPARE', 'yes']]) {
+  for (const [name, value] of [['FAAS_POOL_MAX_ISOLATES', 'lots'], ['FAAS_POOL_MAX_CONCURRENCY', '0'], ['FAAS_POOL_IDLE_TIMEOUT_MS', '1.5'], ['FAAS_POOL_QUEUE_TIMEOUT_MS', '-1'], ['FAAS_POOL_SPARE', 'yes'], ['FAAS_POOL_SPARE', '17'], ['FAAS_POOL_SPARE', '-1'], ['FAAS_POOL_SPARE', '1.5']]) {
     assert.throws(() => configFromEnv({ [name as string]: value }), (err: Error & { code?: string }) => err.code === 'ERR_FAAS_CONFIG' && err.message.startsWith(`${name} must be`), `${name}=${value}`);
   }
-  for (const value of ['0', '1', '']) assert.doesNotThrow(() => configFromEnv({ FAAS_POOL_SPARE: value, FAAS_POOL_MAX_ISOLATES: '2500' }));
+  for (const value of ['0', '1', '2', '16', '']) assert.doesNotThrow(() => configFromEnv({ FAAS_POOL_SPARE: value, FAAS_POOL_MAX_ISOLATES: '2500' }));
 });
 
 test('FAAS_GATEWAY picks who serves /fn (process by default) and a bad value is refused, naming the variable and the choices', () => {

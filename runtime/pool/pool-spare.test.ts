@@ -359,5 +359,37 @@ test('spare options are validated', () => {
   assert.throws(() => poolOptions({ spare: 'yes' as unknown as boolean }), /pool option spare must be true or false, got yes/);
   assert.throws(() => poolOptions({ spareMemoryLimitMiB: 0 }), /spareMemoryLimitMiB must be a positive integer, got 0/);
   assert.throws(() => poolOptions({ onSpareError: 1 as unknown as PoolOptions['onSpareError'] }), /onSpareError must be a function/);
-  assert.deepEqual([poolOptions().spare, poolOptions().spareMemoryLimitMiB], [true, 128]);
+  assert.throws(() => poolOptions({ spareCount: 0 }), /spareCount must be a positive integer, got 0/);
+  assert.throws(() => poolOptions({ spareCount: 17 }), /spareCount must be at most 16, got 17/);
+  assert.deepEqual([poolOptions().spare, poolOptions().spareCount, poolOptions().spareMemoryLimitMiB], [true, 1, 128]);
+});
+
+test('with spareCount 2, two spares are kept; back-to-back cold starts both take one, and both are refilled one at a time', async () => {
+  const { pool, spares } = makePool({ spareCount: 2 });
+  await until(() => pool.stats().spares === 2, 'two spares');
+  assert.equal(spares.length, 2, 'prepared one after the other, no more');
+  assert.equal(pool.stats().isolates, 2, 'both count against the cap');
+  const a = await pool.acquire(spec('burst-a'));
+  const b = await pool.acquire(spec('burst-b'));
+  assert.deepEqual([a.coldStart, b.coldStart, pool.stats().spareHits, pool.stats().spares, pool.stats().isolates], [true, true, 2, 0, 2]);
+  assert.notEqual(a.sandbox, b.sandbox);
+  for (const lease of [a, b]) {
+    assert.ok((await lease.sandbox.invoke(req, meta)).ok);
+    lease.release();
+  }
+  await until(() => pool.stats().spares === 2, 'both refilled');
+  assert.equal(spares.length, 4);
+  assert.equal(pool.stats().isolates, 4);
+  pool.destroy();
+  assert.equal(pool.stats().isolates, 0);
+  assert.ok(spares.every((s) => !s.available), 'destroy disposed every spare');
+});
+
+test('spares that lost their isolate are replaced', async () => {
+  const { pool, spares } = makePool({ spareCount: 2, sweepIntervalMs: 10 });
+  await until(() => pool.stats().spares === 2, 'two spares');
+  spares[0]?.dispose();
+  await until(() => spares.length === 3 && pool.stats().spares === 2, 'the lost one replaced by the sweep');
+  assert.equal(pool.stats().isolates, 2);
+  pool.destroy();
 });

@@ -7,7 +7,7 @@
  * Retiring is `recycle.ts`'s call.
  *
  * **Spare.** When the provider can prepare spares (`SandboxProvider.prepareSpare`) and `spare` is
- * on, the pool keeps one isolate prepared ahead of need — context, bootstrap and `faas` module
+ * on, the pool keeps `spareCount` isolates prepared ahead of need — context, bootstrap and `faas` module
  * ready, no user code ever run — for versions whose `memoryLimitMiB` is `spareMemoryLimitMiB`. A
  * cold start of such a version takes it and only compiles and evaluates its own module; other
  * versions cold-start as before. A taken spare is used once (it becomes that version's sandbox).
@@ -44,10 +44,17 @@ export interface PoolOptions {
   sweepIntervalMs: number;
   /**
    * Keep one pre-created spare isolate for cold starts (see the module comment). Only has an effect
-   * when the pool's provider has `prepareSpare`. Workers read it from `FAAS_POOL_SPARE` (`0` = off).
+   * when the pool's provider has `prepareSpare`. Workers turn it off with `FAAS_POOL_SPARE=0`.
    * @default true
    */
   spare: boolean;
+  /**
+   * How many spares to keep ready (prepared one at a time, each after the pool was quiet for
+   * `spareRefillDelayMs`): more than one lets cold starts that come faster than a preparation
+   * (~2 ms of this thread) still find one ready. Each costs an isolate (~1.5 MiB) under
+   * `maxIsolates`. Workers read it from `FAAS_POOL_SPARE` (default 2). @default 1
+   */
+  spareCount: number;
   /**
    * Heap limit of the spare, in MiB: only versions with this `memoryLimitMiB` use it. The default is
    * a new function's default limit (`control-plane/core/limits.ts`, `defaultLimits()`).
@@ -81,6 +88,7 @@ export function poolOptions(partial: Partial<PoolOptions> = {}): Readonly<PoolOp
     queueTimeoutMs: partial.queueTimeoutMs ?? 5_000,
     sweepIntervalMs: partial.sweepIntervalMs ?? 1_000,
     spare: partial.spare ?? true,
+    spareCount: partial.spareCount ?? 1,
     spareMemoryLimitMiB: partial.spareMemoryLimitMiB ?? 128,
     spareRefillDelayMs: partial.spareRefillDelayMs ?? 1,
     onSpareError: partial.onSpareError ?? ((err, retryInMs) => {
@@ -88,9 +96,10 @@ export function poolOptions(partial: Partial<PoolOptions> = {}): Readonly<PoolOp
     }),
     recycle: Object.freeze({ ...DEFAULT_RECYCLE, ...partial.recycle }),
   };
-  for (const key of ['maxIsolates', 'maxIsolatesPerVersion', 'maxConcurrencyPerIsolate', 'idleTimeoutMs', 'queueTimeoutMs', 'sweepIntervalMs', 'spareMemoryLimitMiB', 'spareRefillDelayMs'] as const) {
+  for (const key of ['maxIsolates', 'maxIsolatesPerVersion', 'maxConcurrencyPerIsolate', 'idleTimeoutMs', 'queueTimeoutMs', 'sweepIntervalMs', 'spareCount', 'spareMemoryLimitMiB', 'spareRefillDelayMs'] as const) {
     if (!Number.isInteger(out[key]) || out[key] <= 0) throw new TypeError(`pool option ${key} must be a positive integer, got ${String(out[key])}`);
   }
+  if (out.spareCount > 16) throw new TypeError(`pool option spareCount must be at most 16, got ${out.spareCount}`);
   if (typeof out.spare !== 'boolean') throw new TypeError(`pool option spare must be true or false, got ${String(out.spare)}`);
   if (typeof out.onSpareError !== 'function') throw new TypeError('pool option onSpareError must be a function (err, retryInMs) => void');
   return Object.freeze(out);
@@ -115,7 +124,7 @@ export interface PoolStats {
   versions: number;
   coldStarts: number;
   coldStartFailures: number;
-  /** 1 while a spare is ready to be taken, else 0. */
+  /** Spares ready to be taken (0 … `spareCount`). */
   spares: number;
   /** Cold starts that took the spare. */
   spareHits: number;
@@ -169,6 +178,7 @@ export class IsolatePool {
       prepare: prepareSpare,
       memoryLimitMiB: options.spareMemoryLimitMiB,
       enabled: options.spare,
+      count: options.spareCount,
       refillDelayMs: options.spareRefillDelayMs,
       hasRoom: () => this.isolates < options.maxIsolates && this.capWaiters.length === 0,
       busy: () => this.busySandboxes() > 0,

@@ -1,6 +1,6 @@
 /**
- * The pool's spare isolate (pool.ts, "Spare"): at most one, prepared in the background, taken by
- * one cold start. Kept apart from the hand-out policy like `recycle.ts`; the pool asks `fits` /
+ * The pool's spare isolates (pool.ts, "Spare"): up to `count`, prepared one at a time in the
+ * background, each taken by one cold start. Kept apart from the hand-out policy like `recycle.ts`; the pool asks `fits` /
  * `take` on a cold start, `drop` when it needs the place, and `request` whenever a spare may be due.
  */
 import type { SpareIsolate, SparePace, VersionSpec } from '../sandbox/interface.ts';
@@ -18,6 +18,8 @@ export interface SpareHost {
   memoryLimitMiB: number;
   /** Keep a spare at all (`PoolOptions.spare`). */
   enabled: boolean;
+  /** Spares to keep ready (`PoolOptions.spareCount`, ≥ 1). */
+  count: number;
   /** Wait this long after a request before preparing, in ms (`PoolOptions.spareRefillDelayMs`). */
   refillDelayMs: number;
   /** True when one more isolate fits under the pool's cap and nobody waits for room. */
@@ -41,7 +43,8 @@ export class SpareKeeper {
   hits = 0;
   failures = 0;
   private readonly host: SpareHost;
-  private spare: SpareIsolate | null = null;
+  /** Ready spares, oldest first. */
+  private spares: SpareIsolate[] = [];
   private preparing: Preparation | null = null;
   private timer: { cancel(): void } | null = null;
   /** performance.now() before which no spare is prepared (backoff after a failure). */
@@ -56,28 +59,32 @@ export class SpareKeeper {
     this.host = host;
   }
 
-  /** Isolates the spare holds against the pool's cap: 1 while one is ready or being prepared, else 0. */
+  /** Isolates the spares hold against the pool's cap: the ready ones, plus one being prepared. */
   get places(): number {
-    return this.spare !== null || (this.preparing !== null && !this.preparing.cancelled) ? 1 : 0;
+    return this.spares.length + (this.preparing !== null && !this.preparing.cancelled ? 1 : 0);
   }
 
-  /** 1 while a spare is ready to be taken, else 0. */
+  /** Spares ready to be taken. */
   get ready(): number {
-    return this.spare === null ? 0 : 1;
+    return this.spares.length;
   }
 
   /** True when a ready spare can serve `spec` (same heap limit). */
   fits(spec: VersionSpec): boolean {
-    return this.spare !== null && this.spare.available && this.spare.memoryLimitMiB === spec.limits.memoryLimitMiB;
+    return this.fitting(spec) !== -1;
+  }
+
+  private fitting(spec: VersionSpec): number {
+    return this.spares.findIndex((s) => s.available && s.memoryLimitMiB === spec.limits.memoryLimitMiB);
   }
 
   /** Hand the spare to a cold start of `spec` (its place passes to the new sandbox); null when it does not fit. */
   take(spec: VersionSpec): SpareIsolate | null {
-    if (!this.fits(spec)) return null;
-    const spare = this.spare;
-    this.spare = null;
+    const i = this.fitting(spec);
+    if (i === -1) return null;
+    const [spare] = this.spares.splice(i, 1);
     this.hits++;
-    return spare;
+    return spare as SpareIsolate;
   }
 
   /**
@@ -98,13 +105,14 @@ export class SpareKeeper {
   }
 
   /**
-   * Give up the spare (or the one being prepared) so its place under the cap is free at once.
+   * Give up one spare — a ready one, else the one being prepared — so its place under the cap is
+   * free at once.
    * @returns false when there was none.
    */
   drop(): boolean {
-    if (this.spare !== null) {
-      this.spare.dispose();
-      this.spare = null;
+    const spare = this.spares.pop();
+    if (spare !== undefined) {
+      spare.dispose();
       return true;
     }
     if (this.preparing !== null && !this.preparing.cancelled) {
@@ -124,7 +132,11 @@ export class SpareKeeper {
    * A spare that lost its isolate is replaced.
    */
   request(): void {
-    if (this.spare !== null && !this.spare.available) this.drop();
+    // A spare that lost its isolate is replaced.
+    for (const lost of this.spares.filter((s) => !s.available)) {
+      this.spares.splice(this.spares.indexOf(lost), 1);
+      lost.dispose();
+    }
     if (!this.wanted()) return;
     const now = performance.now();
     this.lastRequestAt = now;
@@ -153,16 +165,16 @@ export class SpareKeeper {
     this.fill();
   };
 
-  /** Dispose the spare, cancel what is scheduled; a preparation in flight is disposed when it settles. Idempotent. */
+  /** Dispose the spares, cancel what is scheduled; a preparation in flight is disposed when it settles. Idempotent. */
   close(): void {
     this.closed = true;
     this.timer?.cancel();
     this.timer = null;
-    this.drop();
+    while (this.drop()) { /* every ready spare, then the preparation */ }
   }
 
   private wanted(): boolean {
-    return this.host.enabled && this.host.prepare !== undefined && !this.closed && this.spare === null && this.preparing === null;
+    return this.host.enabled && this.host.prepare !== undefined && !this.closed && this.preparing === null && this.spares.length < this.host.count;
   }
 
   private fill(): void {
@@ -184,9 +196,10 @@ export class SpareKeeper {
         spare.dispose();
         return;
       }
-      this.spare = spare;
+      this.spares.push(spare);
       this.backoffMs = 0;
       this.retryAt = 0;
+      this.request(); // the next one, if fewer than `count` are ready
     }, (err: unknown) => {
       if (this.preparing === preparation) this.preparing = null;
       if (!preparation.cancelled) this.host.placeFreed();
