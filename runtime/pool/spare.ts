@@ -133,9 +133,12 @@ export class SpareKeeper {
    */
   request(): void {
     // A spare that lost its isolate is replaced.
-    for (const lost of this.spares.filter((s) => !s.available)) {
-      this.spares.splice(this.spares.indexOf(lost), 1);
-      lost.dispose();
+    // Called on every lease release: no allocation unless a spare was lost.
+    for (let i = this.spares.length - 1; i >= 0; i--) {
+      const spare = this.spares[i] as SpareIsolate;
+      if (spare.available) continue;
+      this.spares.splice(i, 1);
+      spare.dispose();
     }
     if (!this.wanted()) return;
     const now = performance.now();
