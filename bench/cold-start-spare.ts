@@ -1,8 +1,8 @@
 /**
  * In-process cold start with and without the pool's spare isolate (runtime/pool/pool.ts, "Spare").
  *
- * Two pools over the real isolated-vm sandboxes in this process, one with `spare: true`, one with
- * `spare: false`. For each of N distinct versions of a function (a comment varies, so each is a new
+ * Two pools over the real isolated-vm sandboxes in this process, one with a spare (`spareCount: 1`),
+ * one with none (`spareCount: 0`). For each of N distinct versions of a function (a comment varies, so each is a new
  * key) it times acquire + first invoke + release — what a worker does for a cold start, without
  * the IPC hop and the code fetch — alternating between the two pools so drift hits both alike.
  * Between measurements it pauses 25 ms (idle sandboxes are swept after 20 ms, so few isolates are
@@ -21,9 +21,9 @@ import { createBuiltinHost } from '../builtins/registry.ts';
 import { defaultLimits } from '../control-plane/core/limits.ts';
 import { IsolatePool, poolOptions } from '../runtime/pool/pool.ts';
 import { isolateSandboxProvider, sandboxOptions } from '../runtime/sandbox/isolate-sandbox.ts';
-import { median, ms, percentile } from './harness/stats.ts';
+import { envNumber, median, ms, percentile } from './harness/stats.ts';
 
-const n = Number(process.env.BENCH_COLD ?? 200);
+const n = envNumber('BENCH_COLD', 200);
 const which = process.env.BENCH_FUNCTION ?? 'live-stream';
 if (!Number.isInteger(n) || n <= 0) throw new Error(`BENCH_COLD must be a positive integer, got ${process.env.BENCH_COLD}`);
 const sources: Record<string, URL> = {
@@ -46,8 +46,8 @@ const limits = defaultLimits();
 // isolates stays small (a worker's pool at steady state) instead of growing with N.
 const shared = { idleTimeoutMs: 20, sweepIntervalMs: 10 };
 const pools = {
-  spare: new IsolatePool(provider, poolOptions({ ...shared, spare: true, spareMemoryLimitMiB: limits.memoryLimitMiB })),
-  none: new IsolatePool(provider, poolOptions({ ...shared, spare: false })),
+  spare: new IsolatePool(provider, poolOptions({ ...shared, spareCount: 1, spareMemoryLimitMiB: limits.memoryLimitMiB })),
+  none: new IsolatePool(provider, poolOptions({ ...shared, spareCount: 0 })),
 };
 const req = { method: 'GET', path: '/rooms', query: {}, headers: {}, body: null, bodyIsJson: false };
 
@@ -79,8 +79,10 @@ async function coldStart(pool: IsolatePool, tag: string, i: number): Promise<{ f
 
 const results = { spare: { first: [] as number[], second: [] as number[] }, none: { first: [] as number[], second: [] as number[] } };
 let noSpare = 0;
+/** Cold starts per pool before measuring; `spare hits` subtracts them from the pool's count (each is taken to have found the spare). */
+const WARMUP_STARTS = 10;
 // Warm up the code paths (JIT of the host side) on both pools before measuring.
-for (let i = 0; i < 10; i++) {
+for (let i = 0; i < WARMUP_STARTS; i++) {
   await settle();
   await coldStart(pools.spare, 'warmup-s', i);
   await settle();
@@ -95,9 +97,9 @@ for (let i = 0; i < n; i++) {
     results[name].second.push(second);
   }
 }
-const hits = pools.spare.stats().spareHits - 10;
+const hits = pools.spare.stats().spareHits - WARMUP_STARTS;
 for (const pool of Object.values(pools)) pool.destroy();
-backend.close();
+await backend.close();
 
 const row = (name: string, r: { first: number[]; second: number[] }) =>
   `${name.padEnd(14)} p50 ${ms(median(r.first)).padStart(8)}   p99 ${ms(percentile(r.first, 99)).padStart(8)}   warm p50 ${ms(median(r.second)).padStart(8)}`;

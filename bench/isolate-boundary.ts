@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { measure, type LoadResult } from './harness/load.ts';
 import { canPin, freePort, pinProcess, startServer, waitHttp } from './harness/proc.ts';
 import { envNumber as num, int, median, table } from './harness/stats.ts';
+import { BOUNDARY_MODES as MODES } from './peers/boundary-modes.ts';
 
 const load = { connections: num('BENCH_CONNECTIONS', 50), durationS: num('BENCH_DURATION', 4), warmupS: num('BENCH_WARMUP', 1) };
 const REPS = Math.max(1, num('BENCH_REPS', 2));
-const MODES = ['bare', 'apply-sync', 'apply-sync-timeout', 'apply-async', 'batch-timeout'] as const;
 const pin = canPin(cpus().length);
 if (pin) pinProcess(process.pid, '0');
 

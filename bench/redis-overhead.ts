@@ -23,11 +23,11 @@ import { createRedisHost } from '../builtins/redis/host.ts';
 import { prefixKey } from '../builtins/redis/namespace.ts';
 import { createBuiltinHost } from '../builtins/registry.ts';
 import { createIsolateSandbox } from '../runtime/sandbox/isolate-sandbox.ts';
-import { percentile, table } from './harness/stats.ts';
+import { envNumber, median, percentile, table } from './harness/stats.ts';
 import { hasRedisServer, startRedis } from './harness/redis.ts';
 
-const CALLS = Math.max(100, Number(process.env.BENCH_REDIS_CALLS ?? 4000));
-const ROUNDS = Math.max(1, Number(process.env.BENCH_REDIS_ROUNDS ?? 5));
+const CALLS = Math.max(100, envNumber('BENCH_REDIS_CALLS', 4000));
+const ROUNDS = Math.max(1, envNumber('BENCH_REDIS_ROUNDS', 5));
 const IN_FLIGHT = 16;
 const APP = 'bench';
 
@@ -118,17 +118,16 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const us = (n: number) => `${n.toFixed(1)} µs`;
-const med = (values: readonly number[]) => percentile(values, 50);
 const rows: string[][] = [];
-for (const [name, values] of Object.entries(samples)) rows.push([name, String(values.length), us(med(values)), us(percentile(values, 99))]);
-for (const [name, values] of Object.entries(loops)) rows.push([`${name} (per call, median of ${values.length} invocations)`, String(values.length * Math.ceil(perRound / 10)), us(med(values)), '—']);
-for (const [name, values] of Object.entries(throughput)) rows.push([name, String(values.length * perRound * 5), `${Math.round(med(values)).toLocaleString('en-US')} calls/s`, '—']);
-const ratio = (a: string, b: string, from: Record<string, number[]>) => (med(from[a] as number[]) / med(from[b] as number[])).toFixed(2);
+for (const [name, values] of Object.entries(samples)) rows.push([name, String(values.length), us(median(values)), us(percentile(values, 99))]);
+for (const [name, values] of Object.entries(loops)) rows.push([`${name} (per call, median of ${values.length} invocations)`, String(values.length * Math.ceil(perRound / 10)), us(median(values)), '—']);
+for (const [name, values] of Object.entries(throughput)) rows.push([name, String(values.length * perRound * 5), `${Math.round(median(values)).toLocaleString('en-US')} calls/s`, '—']);
+const ratio = (a: string, b: string, from: Record<string, number[]>) => (median(from[a] as number[]) / median(from[b] as number[])).toFixed(2);
 console.log(`\nctx.redis overhead over ioredis, redis-server ${server.version}, node ${process.version}, ${CALLS} calls per variant in ${ROUNDS} rounds\n`);
 console.log(table(['variant', 'calls', 'p50', 'p99'], rows));
 console.log(`\nratio host / raw (p50): GET ${ratio('GET: ctx.redis host', 'GET: raw ioredis', samples)}×, INCR ${ratio('INCR: ctx.redis host', 'INCR: raw ioredis', samples)}×, ZINCRBY ${ratio('ZINCRBY: ctx.redis host', 'ZINCRBY: raw ioredis', samples)}×`);
 console.log(`ratio isolate / raw per call (GET in a loop): ${ratio('GET in a loop: ctx.redis from an isolate', 'GET in a loop: raw ioredis from Node', loops)}×`);
-console.log(`throughput host / raw (16 in flight): ${(med(throughput['GET ×16 in flight: ctx.redis host'] as number[]) / med(throughput['GET ×16 in flight: raw ioredis'] as number[])).toFixed(2)}×`);
+console.log(`throughput host / raw (16 in flight): ${(median(throughput['GET ×16 in flight: ctx.redis host'] as number[]) / median(throughput['GET ×16 in flight: raw ioredis'] as number[])).toFixed(2)}×`);
 
 sandbox.dispose();
 raw.disconnect();

@@ -103,19 +103,19 @@ function cpuTable(r: BenchReport): string {
   return table(['workload', 'peer', 'server CPU µs / request', 'cores busy', 'where (µs / request)'], rows);
 }
 
+/** The two cold-start table rows of `result`: its first invocations, then its second (warm) ones. */
+function coldRows(first: string, second: string, result: ColdStartResult): string[][] {
+  const row = (label: string, values: number[]) => [label, String(values.length), ms(percentile(values, 50)), ms(percentile(values, 99)), ms(Math.max(...values))];
+  return [row(first, result.first), row(second, result.second)];
+}
+
 function coldTable(r: BenchReport): string {
-  const rows: string[][] = [];
-  const c = r.cold.platform;
-  rows.push(['platform: first invocation of a new version (pinned with x-faas-version)', String(c.first.length), ms(percentile(c.first, 50)), ms(percentile(c.first, 99)), ms(Math.max(...c.first))]);
-  rows.push(['platform: second invocation of the same version (warm reference)', String(c.second.length), ms(percentile(c.second, 50)), ms(percentile(c.second, 99)), ms(Math.max(...c.second))]);
-  const o = r.cold.other;
-  rows.push([`${o.peer}: first invocation of a new version`, String(o.result.first.length), ms(percentile(o.result.first, 50)), ms(percentile(o.result.first, 99)), ms(Math.max(...o.result.first))]);
-  rows.push([`${o.peer}: second invocation (warm reference)`, String(o.result.second.length), ms(percentile(o.result.second, 50)), ms(percentile(o.result.second, 99)), ms(Math.max(...o.result.second))]);
+  const rows: string[][] = [
+    ...coldRows('platform: first invocation of a new version (pinned with x-faas-version)', 'platform: second invocation of the same version (warm reference)', r.cold.platform),
+    ...coldRows(`${r.cold.other.peer}: first invocation of a new version`, `${r.cold.other.peer}: second invocation (warm reference)`, r.cold.other.result),
+  ];
   const w = r.cold.workerd;
-  if (w !== null) {
-    rows.push(['workerd: first request to a new dynamic Worker (Worker Loader)', String(w.first.length), ms(percentile(w.first, 50)), ms(percentile(w.first, 99)), ms(Math.max(...w.first))]);
-    rows.push(['workerd: second request to it (warm reference)', String(w.second.length), ms(percentile(w.second, 50)), ms(percentile(w.second, 99)), ms(Math.max(...w.second))]);
-  }
+  if (w !== null) rows.push(...coldRows('workerd: first request to a new dynamic Worker (Worker Loader)', 'workerd: second request to it (warm reference)', w));
   const p = r.cold.workerdProcess;
   if (p !== null) rows.push(['workerd: new `workerd serve` process until its first answer', String(p.length), ms(percentile(p, 50), 0), ms(percentile(p, 99), 0), ms(Math.max(...p), 0)]);
   return table(['measurement (client-side, one request at a time)', 'n', 'p50', 'p99', 'max'], rows);

@@ -13,11 +13,10 @@
  * Run: `node --no-node-snapshot bench/rpc-config-overhead.ts` (knob: `BENCH_RPC_CALLS`, calls per
  * round, default 500; 5 rounds). Prints a markdown table with medians over rounds.
  */
-import { readFile } from 'node:fs/promises';
-import { percentile, table } from './harness/stats.ts';
+import { envNumber, percentile, table } from './harness/stats.ts';
 import { startPlatform } from './peers/platform.ts';
 
-const CALLS = Math.max(50, Number(process.env.BENCH_RPC_CALLS ?? 500));
+const CALLS = Math.max(50, envNumber('BENCH_RPC_CALLS', 500));
 const ROUNDS = 5;
 const APP = 'bench';
 /** The loops run many calls in one invocation: give them room (the defaults are 200 ms CPU, 5 s wall). */
@@ -43,12 +42,7 @@ try {
     for (let i = 0; i < n; i++) v = await Promise.resolve('eu');
     return { config, constant: Date.now() - t, v };
   };`, LOOP_LIMITS);
-  const key = (await readFile(`${platform.dataDir}/admin.key`, 'utf8')).trim();
-  const put = await fetch(`${platform.base}/api/apps/${APP}/functions/cfg/config/REGION`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ value: 'eu' }),
-  });
+  const put = await platform.api(`/api/apps/${APP}/functions/cfg/config/REGION`, { method: 'PUT', body: JSON.stringify({ value: 'eu' }) });
   if (put.status !== 204) throw new Error(`config PUT: ${put.status} ${await put.text()}`);
 
   const invoke = async (fn: string, path = '', body?: unknown): Promise<Record<string, unknown>> => {

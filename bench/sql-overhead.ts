@@ -23,9 +23,10 @@ import { createMysqlSqlBackend } from '../builtins/sql/mysql-backend.ts';
 import { appPassword, databaseName, userName } from '../builtins/sql/names.ts';
 import { createSqliteSqlBackend } from '../builtins/sql/sqlite-backend.ts';
 import { startMariaDb, type TestMariaDb } from '../test/support/mariadb.ts';
+import { envNumber, median, table } from './harness/stats.ts';
 
-const CALLS = Number(process.env.BENCH_SQL_CALLS ?? 2000);
-const ROUNDS = Number(process.env.BENCH_SQL_ROUNDS ?? 3);
+const CALLS = envNumber('BENCH_SQL_CALLS', 2000);
+const ROUNDS = envNumber('BENCH_SQL_ROUNDS', 3);
 const CONCURRENCY = 16;
 const ROWS = 1000;
 const SELECT = 'SELECT id, name, score FROM players WHERE id = ?';
@@ -42,11 +43,6 @@ interface Row {
   unit: string;
 }
 
-const pct = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-
 /** Median per-call latency in µs of `calls` sequential calls. */
 async function sequential(run: Runner, text: string, params: (i: number) => (string | number)[], calls: number): Promise<number> {
   const times: number[] = [];
@@ -55,7 +51,7 @@ async function sequential(run: Runner, text: string, params: (i: number) => (str
     await run(text, params(i));
     times.push((performance.now() - t) * 1000);
   }
-  return pct(times, 50);
+  return median(times);
 }
 
 /** Calls per second with `CONCURRENCY` calls in flight. */
@@ -74,7 +70,6 @@ const insertParams = (): (string | number)[] => [`p${++names}`, names % 100];
 
 /** Run each workload ROUNDS times, alternating raw and host; report medians across rounds. */
 async function compare(backend: string, raw: Runner, host: Runner): Promise<Row[]> {
-  const median = (xs: number[]): number => pct(xs, 50);
   const results = { selRaw: [] as number[], selHost: [] as number[], insRaw: [] as number[], insHost: [] as number[], conRaw: [] as number[], conHost: [] as number[] };
   // Warm-up: statement caches, connections, executor start.
   for (const run of [raw, host]) {
@@ -167,11 +162,9 @@ if (typeof maria === 'string') console.log(maria);
 else rows.push(...maria);
 
 console.log(`\n### ctx.sql host overhead (${CALLS} calls per round, ${ROUNDS} rounds, medians)\n`);
-console.log('| backend | workload | raw client | ctx.sql host | host / raw | overhead per call |');
-console.log('| --- | --- | --- | --- | --- | --- |');
-for (const r of rows) {
+console.log(table(['backend', 'workload', 'raw client', 'ctx.sql host', 'host / raw', 'overhead per call'], rows.map((r) => {
   const throughput = r.unit === '/s';
   const ratio = throughput ? r.raw / r.host : r.host / r.raw;
   const overhead = throughput ? `${fmt(1e6 / r.host - 1e6 / r.raw)} µs` : `${fmt(r.host - r.raw)} µs`;
-  console.log(`| ${r.backend} | ${r.workload} | ${fmt(r.raw)} ${r.unit} | ${fmt(r.host)} ${r.unit} | ${ratio.toFixed(2)}× | ${overhead} |`);
-}
+  return [r.backend, r.workload, `${fmt(r.raw)} ${r.unit}`, `${fmt(r.host)} ${r.unit}`, `${ratio.toFixed(2)}×`, overhead];
+})));

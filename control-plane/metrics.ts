@@ -21,6 +21,14 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 
 /** See the module comment. */
 export class ControlPlaneMetrics {
+  /**
+   * The prom-client `Registry` these metrics are registered in (every name starts with
+   * `faas_control_plane_`): the one given to the constructor (the gateway's in `faas all`), or a
+   * registry of its own that also holds the Node.js default metrics labelled
+   * `process="control-plane"`. `render()` and `contentType` read from it; it is exposed so a caller
+   * can serve it or merge it with another (`Registry.merge`). One registry takes one
+   * `ControlPlaneMetrics`: prom-client throws when a metric name is registered twice.
+   */
   readonly registry: Registry;
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method'>;

@@ -126,9 +126,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformCon
   // The workers read FAAS_POOL_* themselves (they inherit the environment); a bad value there would
   // make every worker fail at start, so it is refused here, before anything starts.
   for (const name of ['FAAS_POOL_MAX_ISOLATES', 'FAAS_POOL_MAX_CONCURRENCY', 'FAAS_POOL_IDLE_TIMEOUT_MS', 'FAAS_POOL_QUEUE_TIMEOUT_MS']) int(name, 1, 1);
-  if (env.FAAS_POOL_SPARE !== undefined && env.FAAS_POOL_SPARE !== '' && !/^(1[0-6]|[0-9])$/.test(env.FAAS_POOL_SPARE)) {
-    throw configError(`FAAS_POOL_SPARE must be the number of spare isolates each worker keeps ready, 0 (none) to 16 (default 2), got ${JSON.stringify(env.FAAS_POOL_SPARE)}`);
-  }
+  int('FAAS_POOL_SPARE', 2, 0, 16); // spare isolates each worker keeps ready (runtime/pool/pool.ts, spareCount)
   const host = env.HOST || '127.0.0.1';
   const target = env.FAAS_CONTROL_PLANE_GRPC || undefined;
   if (target !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(target)) {

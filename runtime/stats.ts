@@ -55,9 +55,12 @@ export class InvocationStats {
 
   /** Count one invocation of `app/fn` that took `durationMs` and failed when `failed`. */
   record(app: string, fn: string, durationMs: number, failed: boolean): void {
-    const latency = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-    latency[latencyBucket(durationMs)] = 1;
-    this.add(app, fn, 1, failed ? 1 : 0, latency);
+    // Once per invocation in the gateway: no allocation beyond a new minute's bucket.
+    const bucket = this.#bucket(app, fn);
+    bucket.invocations++;
+    if (failed) bucket.errors++;
+    const i = latencyBucket(durationMs);
+    bucket.latency[i] = (bucket.latency[i] as number) + 1;
   }
 
   /**
@@ -66,8 +69,16 @@ export class InvocationStats {
    * Counts that are not non-negative integers, or a latency array of another length, are ignored.
    */
   add(app: string, fn: string, invocations: number, errors: number, latency: readonly number[]): void {
-    const counts = [invocations, errors, ...latency];
-    if (latency.length !== LATENCY_BUCKETS_MS.length + 1 || !counts.every((n) => Number.isInteger(n) && n >= 0) || invocations === 0) return;
+    const count = (n: number) => Number.isInteger(n) && n >= 0;
+    if (latency.length !== LATENCY_BUCKETS_MS.length + 1 || invocations === 0 || !count(invocations) || !count(errors) || !latency.every(count)) return;
+    const bucket = this.#bucket(app, fn);
+    bucket.invocations += invocations;
+    bucket.errors += errors;
+    for (let i = 0; i < latency.length; i++) bucket.latency[i] = (bucket.latency[i] as number) + (latency[i] as number);
+  }
+
+  /** The current minute's bucket of `app/fn`, made (and the function tracked, evicting the oldest at the cap) when missing. */
+  #bucket(app: string, fn: string): Bucket {
     let fns = this.#byApp.get(app);
     if (fns === undefined) {
       fns = new Map();
@@ -89,9 +100,7 @@ export class InvocationStats {
       ring.push(bucket);
       while (ring.length > 0 && (ring[0] as Bucket).minute <= minute - this.#windowMinutes) ring.shift();
     }
-    bucket.invocations += invocations;
-    bucket.errors += errors;
-    for (let i = 0; i < latency.length; i++) bucket.latency[i] = (bucket.latency[i] as number) + (latency[i] as number);
+    return bucket;
   }
 
   /** Figures of every recorded function of `app` over the window (functions with none are left out). */

@@ -16,11 +16,10 @@
  */
 import Fastify from 'fastify';
 import ivm from 'isolated-vm';
+import { BOUNDARY_MODES, type BoundaryMode } from './boundary-modes.ts';
 
-const MODES = ['bare', 'apply-sync', 'apply-sync-timeout', 'apply-async', 'batch-timeout'] as const;
-type Mode = typeof MODES[number];
-const mode = (process.env.BOUNDARY_MODE ?? 'bare') as Mode;
-if (!MODES.includes(mode)) throw new Error(`BOUNDARY_MODE must be one of ${MODES.join(', ')}, got ${mode}`);
+const mode = (process.env.BOUNDARY_MODE ?? 'bare') as BoundaryMode;
+if (!BOUNDARY_MODES.includes(mode)) throw new Error(`BOUNDARY_MODE must be one of ${BOUNDARY_MODES.join(', ')}, got ${mode}`);
 /** The per-call limit the platform would pass (a function's default cpuTimeMs is 200 ms). */
 const TIMEOUT_MS = 200;
 

@@ -1,7 +1,8 @@
 /**
  * Starts the platform (`node --no-node-snapshot cli/main.ts all`) as its own process tree — gateway
  * plus isolate-host workers — on a temp data dir, and talks to it over HTTP: deploy through
- * `POST /api/apps/<app>/functions/<fn>/deploy`, invoke through `/fn/<app>/<fn>`, `/readyz`.
+ * `POST /api/apps/<app>/functions/<fn>/deploy`, other admin API calls through `api`, invoke through
+ * `/fn/<app>/<fn>`, `/readyz`.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,13 @@ export interface PlatformPeer {
    * @throws Error with the API's answer when the deploy is refused.
    */
   deploy(app: string, fn: string, code: string, limits?: Record<string, number>): Promise<string>;
+  /**
+   * `fetch(base + path, init)` as the admin: adds `authorization: Bearer <FAAS_DATA_DIR/admin.key>`,
+   * and `content-type: application/json` when `init.body` is set and no content type is given.
+   * `path` starts with `/` (e.g. `/api/apps/bench/functions/cfg/config/REGION`). Resolves with
+   * the response whatever its status (the caller checks it); rejects only as `fetch` does.
+   */
+  api(path: string, init?: RequestInit): Promise<Response>;
   /** The `workers` list of GET /readyz. */
   workers(): Promise<WorkerInfo[]>;
   /** SIGTERM (the platform drains its workers), then remove the data dir. */
@@ -70,13 +78,19 @@ export async function startPlatform(options: PlatformStartOptions = {}): Promise
     throw err;
   }
   const key = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const api = (path: string, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${key}`);
+    if (init.body !== undefined && init.body !== null && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    return fetch(`${base}${path}`, { ...init, headers });
+  };
   return {
     base,
     dataDir,
     server,
+    api,
     deploy: async (app, fn, code, limits) => {
-      const r = await fetch(`${base}/api/apps/${app}/functions/${fn}/deploy`, { method: 'POST', headers, body: JSON.stringify({ code, limits }) });
+      const r = await api(`/api/apps/${app}/functions/${fn}/deploy`, { method: 'POST', body: JSON.stringify({ code, limits }) });
       const text = await r.text();
       if (r.status >= 300) throw new Error(`deploy ${app}/${fn}: ${r.status} ${text}`);
       return (JSON.parse(text) as { version: { id: string } }).version.id;

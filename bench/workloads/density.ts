@@ -23,12 +23,12 @@ import { treeMemory, type TreeMemory } from '../harness/proc.ts';
 import { parseExposition } from '../../test/support/prometheus-text.ts';
 
 /** Isolates one worker process held on the bench machine before the next cold start aborted it (see the module comment). */
-export const MEASURED_ISOLATE_CEILING = 4_064;
+const MEASURED_ISOLATE_CEILING = 4_064;
 /**
  * FAAS_POOL_MAX_ISOLATES of the density platform: about three quarters of
  * `MEASURED_ISOLATE_CEILING`, leaving room for an isolate's maps to grow as its heap does.
  */
-export const DENSITY_MAX_ISOLATES_PER_WORKER = 3_000;
+const DENSITY_MAX_ISOLATES_PER_WORKER = 3_000;
 /**
  * Isolates planned per worker process when choosing the worker count: ~60 % of
  * `MEASURED_ISOLATE_CEILING`, ~32k memory maps (half of the usual vm.max_map_count of 65,530).
@@ -40,7 +40,7 @@ export const DEFAULT_ISOLATES_PER_WORKER = 2_500;
  * N functions resident at once, and on a busy machine the first invocations of 5,000 functions
  * can take longer than a minute, so the default idle sweep would measure the sweep, not density.
  */
-export const DENSITY_IDLE_TIMEOUT_MS = 600_000;
+const DENSITY_IDLE_TIMEOUT_MS = 600_000;
 /** Longest wait for one answer, in ms (wall limit 5 s + queue 5 s + the supervisor's grace, with room). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** A run stops after this many failed requests in a row (nothing is being served). */
@@ -247,9 +247,10 @@ function crashLines(output: string): string[] {
  * Run the density workload on a freshly started platform (its idle RSS is the baseline).
  * Functions are `density/f-<i>`; deploys run 4 at a time, first invocations and passes one at a
  * time. Never throws for a platform that dies or fails requests: see `aborted`, `crashes`, the
- * failure counts. `elapsedSeconds` is left 0 (the caller knows the start-up and stop time).
+ * failure counts. Returns every field of `DensityResult` but `elapsedSeconds`, which
+ * `measureDensity` adds (it knows the start-up and stop time).
  */
-export async function runDensity(platform: PlatformPeer, shape: DensityShape, n: number, passes: number, progress: (line: string) => void): Promise<DensityResult> {
+async function runDensity(platform: PlatformPeer, shape: DensityShape, n: number, passes: number, progress: (line: string) => void): Promise<Omit<DensityResult, 'elapsedSeconds'>> {
   const names = Array.from({ length: n }, (_, i) => `f-${String(i).padStart(5, '0')}`);
   const guard = new Guard(platform, progress);
   const idle = treeMemory(platform.server.pid);
@@ -308,7 +309,7 @@ export async function runDensity(platform: PlatformPeer, shape: DensityShape, n:
   if (restarts > 0) progress(`  ! worker processes restarted ${restarts} time(s): their isolates were lost. Platform says:\n    ${crashes.lines.join('\n    ') || '(nothing in its output)'}`);
   if (guard.reason !== null) progress(`  ! density stopped early: ${guard.reason}`);
   return {
-    functions: n, shape, elapsedSeconds: 0, deploySeconds, firstInvokeSeconds, warmedUp, firstInvocationMs, firstFailures,
+    functions: n, shape, deploySeconds, firstInvokeSeconds, warmedUp, firstInvocationMs, firstFailures,
     idle, afterFirst, afterPasses, pssAfterPasses, passes: completed, passMs, passColdStarts, passFailures, passFailureCodes,
     workers, workerMaps, maxMapCount: readNumber('/proc/sys/vm/max_map_count', /^(\d+)/), pool, crashes, aborted: guard.reason,
   };
@@ -332,13 +333,13 @@ export async function measureDensity(o: DensityOptions): Promise<DensityResult> 
   const started = performance.now();
   o.progress(`bench: density (${o.functions.toLocaleString('en-US')} functions, ${o.passes} passes): ${describeShape(o.shape)}`);
   const platform = await startPlatform({ cpus: o.cpus, env: o.shape.env });
-  let result: DensityResult;
+  let measured: Omit<DensityResult, 'elapsedSeconds'>;
   try {
-    result = await runDensity(platform, o.shape, o.functions, o.passes, o.progress);
+    measured = await runDensity(platform, o.shape, o.functions, o.passes, o.progress);
   } finally {
     await platform.stop();
   }
-  result.elapsedSeconds = (performance.now() - started) / 1000;
+  const result: DensityResult = { ...measured, elapsedSeconds: (performance.now() - started) / 1000 };
   o.progress(`  density took ${result.elapsedSeconds.toFixed(0)} s (start, deploy, invoke, passes, stop)`);
   return result;
 }

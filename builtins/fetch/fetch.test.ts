@@ -13,15 +13,13 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BuiltinCall } from '../../runtime/sandbox/interface.ts';
 import { BUILTIN_ERRORS } from '../errors.ts';
 import { freePort } from '../../test/support/free-port.ts';
 import { createFetchHost, type FetchHost, type FetchHostOptions } from './host.ts';
 import { checkAllowlistEntry, classifyAddress, isBlockedHostname, matchAllowlist, parseAllowAddresses } from './policy.ts';
 import { rejectsWith } from '../../test/support/assert-platform-error.ts';
-
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 let requestCounter = 0;
 /** A fresh invocation: its BuiltinCall and `end()` to abort its signal as the sandbox does. */

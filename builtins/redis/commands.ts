@@ -11,6 +11,7 @@
  * documented subset so the embedded store can match real Redis exactly.
  */
 import { builtinError } from '../errors.ts';
+import type { RedisBatchMode } from './reply.ts';
 
 /** Most commands in one `ctx.redis.multi(...)` or `ctx.redis.pipeline(...)` call (host option `maxBatchCommands` defaults to it). */
 export const MAX_BATCH_COMMANDS = 1000;
@@ -28,8 +29,14 @@ export const MAX_PATTERN_BYTES = 256;
  */
 export const MAX_PATTERN_STARS = 8;
 
-/** The pseudo-commands that send several commands at once: MULTI/EXEC (atomic) and a pipeline (one round trip). */
-export const BATCH_COMMANDS: readonly string[] = Object.freeze(['MULTI', 'PIPELINE']);
+/**
+ * The pseudo-commands that send several commands at once: MULTI/EXEC (atomic) and a pipeline (one
+ * round trip). Each is the upper-case name of a `RedisBatchMode`.
+ */
+export const BATCH_COMMANDS: readonly Uppercase<RedisBatchMode>[] = Object.freeze(['MULTI', 'PIPELINE'] as const);
+
+/** A name of `BATCH_COMMANDS`, in any case. */
+const BATCH_NAME = new RegExp(`^(${BATCH_COMMANDS.join('|')})$`, 'i');
 
 /**
  * What one argument is:
@@ -84,15 +91,12 @@ export interface CommandSpec {
   readonly options?: OptionGrammar;
   /**
    * `map`: the flat field/value reply is returned to functions as an object (like ioredis's
-   * `hgetall`). `scan-keys`: the reply is `[cursor, keys]` and the app prefix is stripped from
-   * every key (a key outside the app's namespace is dropped, never shown).
-   */
-  readonly reply?: 'map' | 'scan-keys';
-  /**
-   * SCAN: the `MATCH` pattern is confined to the app's keys; without `MATCH` the host adds
+   * `hgetall`). `scan-keys` (SCAN): the reply is `[cursor, keys]` and the app prefix is stripped
+   * from every key (a key outside the app's namespace is dropped, never shown); the `MATCH`
+   * pattern is confined to the app's keys, and without `MATCH` the host adds
    * `MATCH <escaped prefix>*`, so SCAN never returns another app's keys.
    */
-  readonly namespaceMatch?: boolean;
+  readonly reply?: 'map' | 'scan-keys';
   /**
    * Where the reply holds sorted-set scores, which `host.ts` rewrites in JavaScript's shortest
    * form (`"3.7"`, not Redis 7.0's `"3.7000000000000002"`), so every Redis version and the
@@ -140,7 +144,7 @@ const TABLE: Record<string, SpecInput> = {
   PTTL: { group: 'keys', keyType: 'any', usage: 'key', params: [K] },
   PERSIST: { group: 'keys', keyType: 'any', usage: 'key', params: [K] },
   RENAME: { group: 'keys', keyType: 'any', usage: 'key newkey', params: [K, K] },
-  SCAN: { group: 'keys', keyType: 'any', usage: 'cursor [MATCH pattern] [COUNT count]', params: ['cursor'], options: SCAN_KEYS_OPTIONS, reply: 'scan-keys', namespaceMatch: true },
+  SCAN: { group: 'keys', keyType: 'any', usage: 'cursor [MATCH pattern] [COUNT count]', params: ['cursor'], options: SCAN_KEYS_OPTIONS, reply: 'scan-keys' },
   // hashes
   HGET: { group: 'hashes', keyType: 'hash', usage: 'key field', params: [K, V] },
   HSET: { group: 'hashes', keyType: 'hash', usage: 'key field value [field value ...]', params: [K, V, V], repeat: [V, V] },
@@ -200,17 +204,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze(
 export const ALLOWED_COMMANDS: readonly string[] = Object.freeze([...Object.keys(COMMANDS), ...BATCH_COMMANDS].sort());
 
 /**
- * Whether a name the function called is a batch (`multi` or `pipeline`, any case).
- * @returns `MULTI`, `PIPELINE`, or `null` for anything else
+ * Whether a name the function called is a batch: one of `BATCH_COMMANDS`, in any case.
+ * @param command the name as the function wrote it, e.g. `"multi"` or `"zincrby"`
+ * @returns the batch's mode (`multi` or `pipeline`, as `RedisBackend.batch` takes it), or `null`
+ *   for anything else
  */
-export function batchCommand(command: unknown): 'MULTI' | 'PIPELINE' | null {
-  if (typeof command !== 'string') return null;
-  const name = command.toUpperCase();
-  return name === 'MULTI' || name === 'PIPELINE' ? name : null;
+export function batchCommand(command: unknown): RedisBatchMode | null {
+  return typeof command === 'string' && BATCH_NAME.test(command) ? (command.toLowerCase() as RedisBatchMode) : null;
 }
 
 /** Why well-known commands are refused (names, reason); anything else unknown gets a generic reason. */
-export const REFUSAL_REASONS: ReadonlyArray<readonly [readonly string[], string]> = Object.freeze([
+const REFUSAL_REASONS: ReadonlyArray<readonly [readonly string[], string]> = Object.freeze([
   [['KEYS', 'RANDOMKEY', 'DBSIZE'], 'it walks the whole Redis keyspace, which every app shares; use SCAN (it only returns your app\'s keys) or keep the keys you need in a set or sorted set'],
   [['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO'], 'scripts could reach keys outside your app\'s namespace; use ctx.redis.multi(...) to run several commands atomically'],
   [['FLUSHALL', 'FLUSHDB', 'CONFIG', 'SELECT', 'SWAPDB', 'MOVE', 'MIGRATE', 'CLIENT', 'DEBUG', 'SHUTDOWN', 'MONITOR', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'ACL', 'INFO', 'CLUSTER', 'MODULE', 'REPLICAOF', 'SLAVEOF', 'SLOWLOG', 'LATENCY', 'MEMORY', 'OBJECT', 'COMMAND', 'AUTH', 'HELLO', 'RESET', 'QUIT', 'FAILOVER', 'WAIT', 'LASTSAVE', 'TIME', 'ROLE', 'SYNC', 'PSYNC'], 'it administers or inspects the Redis server that every app shares'],

@@ -1,11 +1,8 @@
 /**
  * What the `ctx.redis` contract suites (`redis.test.ts`, `redis-batch-scan.test.ts`) share: the two
- * backends every contract runs against, an assertion for PlatformError rejections, and fresh app
- * names. Test-only code.
+ * backends every contract runs against, and fresh app names. Test-only code.
  */
 import { startRedis } from '../../test/support/redis-server.ts';
-
-export { rejectsWith } from '../../test/support/assert-platform-error.ts';
 import { createEmbeddedBackend, createIoredisBackend, type RedisBackend } from './backend.ts';
 
 /** A backend under test, plus a second connection to the same data (for concurrent readers). */

@@ -201,9 +201,7 @@ export function createEmbeddedBackend(): RedisBackend {
     const [key, first, second, ...options] = args;
     const min = parseBound(reverse ? second : first, spec.name);
     const max = parseBound(reverse ? first : second, spec.name);
-    const flat = normalizeReply(await call('zrange', key, '0', '-1', 'WITHSCORES'));
-    const entries: Array<[string, string]> = [];
-    if (Array.isArray(flat)) for (let i = 0; i + 1 < flat.length; i += 2) entries.push([String(flat[i]), String(flat[i + 1])]);
+    const entries = pairs(normalizeReply(await call('zrange', key, '0', '-1', 'WITHSCORES')));
     let hits = entries.filter(([, score]) => within(Number(score), min, max));
     if (spec.name === 'ZCOUNT') return hits.length;
     if (reverse) hits.reverse();

@@ -14,7 +14,7 @@ import { builtinError } from '../errors.ts';
 import { mapIoredisError, type RedisBackend } from './backend.ts';
 import { MAX_BATCH_COMMANDS, MAX_SCAN_COUNT, batchCommand, lookupCommand, matchArgs, type ArgKind, type CommandSpec } from './commands.ts';
 import { checkKey, checkPattern, checkValue, describe, keyPrefix, scanPattern, unprefixKey } from './namespace.ts';
-import { isBatchError, type RedisBatchCommand, type RedisBatchEntry, type RedisReply } from './reply.ts';
+import { isBatchError, type RedisBatchCommand, type RedisBatchEntry, type RedisBatchError, type RedisBatchMode, type RedisReply } from './reply.ts';
 
 /** Limits of `createRedisHost`; every field has a default. */
 export interface RedisHostOptions {
@@ -36,18 +36,13 @@ export interface RedisHostOptions {
 /** `RedisHostOptions` after defaults; frozen. */
 export type ResolvedRedisHostOptions = Readonly<Required<RedisHostOptions>>;
 
-/** The entry of a `multi`/`pipeline` reply for a command Redis refused (the others ran). */
-export interface RedisCommandError {
-  error: { code: 'E_REDIS_ERROR'; message: string };
-}
-
 /**
  * What `execute` returns to the isolate: a `RedisReply`, except HGETALL which returns an object
  * `{ field: value }` (as ioredis's `hgetall` does; `{}` for a missing key), and `multi`/`pipeline`
- * which return one entry per command: its reply, or `{ error: { code, message } }` when Redis
- * refused that command.
+ * which return one entry per command: its reply, or a `RedisBatchError`
+ * (`{ error: { code: 'E_REDIS_ERROR', message } }`) when Redis refused that command (the others ran).
  */
-export type RedisValue = RedisReply | { [field: string]: string } | Array<RedisValue | RedisCommandError>;
+export type RedisValue = RedisReply | { [field: string]: string } | Array<RedisValue | RedisBatchError>;
 
 /** The Redis builtin as bound by the runtime; one per process is enough (the app is per call). */
 export interface RedisHost {
@@ -275,7 +270,7 @@ export function createRedisHost(backend: RedisBackend, opts: RedisHostOptions = 
     };
     for (let i = 0; i < args.length; i++) push(convert(kinds[i], args[i], `${spec.name} argument ${i + 1}`, app, prefix, options.maxValueBytes));
     // SCAN without MATCH still only walks the app's keys.
-    if (spec.namespaceMatch === true && !kinds.includes('keypattern')) {
+    if (spec.reply === 'scan-keys' && !kinds.includes('keypattern')) {
       push('MATCH');
       push(scanPattern(app, '*'));
     }
@@ -293,8 +288,9 @@ export function createRedisHost(backend: RedisBackend, opts: RedisHostOptions = 
     return shape(app, prepared, reply);
   };
 
-  const executeBatch = async (app: string, prefix: string, batch: 'MULTI' | 'PIPELINE', commands: readonly unknown[]): Promise<RedisValue> => {
-    const usage = `use ctx.redis.${batch.toLowerCase()}(['incr', 'visits'], ['expire', 'visits', 60])`;
+  const executeBatch = async (app: string, prefix: string, mode: RedisBatchMode, commands: readonly unknown[]): Promise<RedisValue> => {
+    const batch = mode.toUpperCase();
+    const usage = `use ctx.redis.${mode}(['incr', 'visits'], ['expire', 'visits', 60])`;
     if (!Array.isArray(commands)) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${batch}: arguments must be an array, got ${describe(commands)}`, { command: batch });
     if (commands.length > options.maxBatchCommands) {
       throw builtinError('E_REDIS_BAD_ARGUMENTS', `${batch}: ${commands.length} commands; at most ${options.maxBatchCommands} are allowed in one batch`, { command: batch, limit: options.maxBatchCommands });
@@ -308,7 +304,7 @@ export function createRedisHost(backend: RedisBackend, opts: RedisHostOptions = 
       try {
         if (!Array.isArray(entry) || typeof entry[0] !== 'string') {
           const got = Array.isArray(entry) ? (entry.length === 0 ? 'an empty array' : `an array starting with ${describe(entry[0])}`) : describe(entry);
-          throw builtinError('E_REDIS_BAD_ARGUMENTS', `each command is an array [name, ...args] starting with the command name; got ${got} (${usage}; pass a list as ctx.redis.${batch.toLowerCase()}(...commands))`);
+          throw builtinError('E_REDIS_BAD_ARGUMENTS', `each command is an array [name, ...args] starting with the command name; got ${got} (${usage}; pass a list as ctx.redis.${mode}(...commands))`);
         }
         const [name, ...args] = entry as unknown[];
         const one = prepare(app, prefix, name, args);
@@ -328,24 +324,22 @@ export function createRedisHost(backend: RedisBackend, opts: RedisHostOptions = 
     const wire: RedisBatchCommand[] = prepared.map((p) => ({ command: p.spec.name, args: p.wire }));
     let entries: RedisBatchEntry[];
     try {
-      entries = await run(batch, () => backend.batch(batch === 'MULTI' ? 'multi' : 'pipeline', wire));
+      entries = await run(batch, () => backend.batch(mode, wire));
     } catch (err) {
       throw toRedisError(err, batch);
     }
     if (!Array.isArray(entries) || entries.length !== prepared.length) {
       throw runtimeError('E_INTERNAL', `${batch}: the Redis backend answered ${Array.isArray(entries) ? entries.length : 'no'} replies for ${prepared.length} commands`);
     }
-    return entries.map((entry, i): RedisValue | RedisCommandError => (
-      isBatchError(entry) ? { error: { code: 'E_REDIS_ERROR', message: String(entry.error.message) } } : shape(app, prepared[i], entry)
-    ));
+    return entries.map((entry, i): RedisValue | RedisBatchError => (isBatchError(entry) ? entry : shape(app, prepared[i], entry)));
   };
 
   return {
     options,
     async execute(app: string, command: string, args: readonly unknown[]): Promise<RedisValue> {
       const prefix = keyPrefix(app);
-      const batch = batchCommand(command);
-      if (batch !== null) return executeBatch(app, prefix, batch, args);
+      const mode = batchCommand(command);
+      if (mode !== null) return executeBatch(app, prefix, mode, args);
       return executeOne(app, prefix, command, args);
     },
   };

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RedisBackend } from './backend.ts';
 import { MAX_PATTERN_BYTES } from './commands.ts';
-import { CONTRACT_TARGETS, newApp, rejectsWith, type ContractTarget } from './contract-support.ts';
+import { rejectsWith } from '../../test/support/assert-platform-error.ts';
+import { CONTRACT_TARGETS, newApp, type ContractTarget } from './contract-support.ts';
 import { globMatch } from './embedded-scan.ts';
 import { createRedisHost, type RedisHost, type RedisValue } from './host.ts';
 import { escapeGlob, prefixKey } from './namespace.ts';
@@ -330,6 +331,22 @@ for (const [name, makeTarget] of CONTRACT_TARGETS) {
         await rejectsWith(r('scan', 0, 'MATCH', '*', 'MATCH', '*'), 'E_REDIS_BAD_ARGUMENTS', /option MATCH is given twice/);
         await rejectsWith(r('scan'), 'E_REDIS_BAD_ARGUMENTS', /SCAN: wrong number of arguments/);
         assert.deepEqual(await r('scan', '18446744073709551615', 'MATCH', 'a*'.repeat(8), 'COUNT', 1000), ['0', []]);
+      });
+
+      it('the backend itself answers Redis\'s errors for a cursor or options the host refuses first (it is an IPC target)', async () => {
+        const app = newApp();
+        const hash = prefixKey(app, 'h');
+        const set = prefixKey(app, 's');
+        // Redis answers a missing key's SSCAN before it reads the options: the set must exist.
+        assert.equal(await backend.exec('SADD', [set, 'm']), 1);
+        for (const args of [['abc'], ['18446744073709551616'], ['1.5'], [' 1']]) {
+          await rejectsWith(backend.exec('SCAN', args), 'E_REDIS_ERROR', /^ERR invalid cursor$/);
+          await rejectsWith(backend.exec('HSCAN', [hash, ...args]), 'E_REDIS_ERROR', /^ERR invalid cursor$/);
+        }
+        for (const options of [['COUNT', '0'], ['MATCH'], ['COUNT'], ['BOGUS', 'x'], ['MATCH', '*', 'COUNT']]) {
+          await rejectsWith(backend.exec('SCAN', ['0', ...options]), 'E_REDIS_ERROR', /^ERR syntax error$/);
+          await rejectsWith(backend.exec('SSCAN', [set, '0', ...options]), 'E_REDIS_ERROR', /^ERR syntax error$/);
+        }
       });
 
       it('works inside MULTI and PIPELINE, with keys returned without the prefix', async () => {

@@ -7,22 +7,42 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isPlatformError } from '../../runtime/errors.ts';
 import { BUILTIN_ERRORS, builtinError } from '../errors.ts';
 import { createEmbeddedBackend, createIoredisBackend, type RedisBackend, type RedisReply } from './backend.ts';
-import { ALLOWED_COMMANDS, BATCH_COMMANDS, COMMANDS, lookupCommand, matchArgs } from './commands.ts';
-import { CONTRACT_TARGETS, newApp, rejectsWith, type ContractTarget } from './contract-support.ts';
+import { createBuiltinHost } from '../registry.ts';
+import { ALLOWED_COMMANDS, BATCH_COMMANDS, COMMANDS, batchCommand, lookupCommand, matchArgs } from './commands.ts';
+import { CONTRACT_TARGETS, newApp, type ContractTarget } from './contract-support.ts';
 import { createRedisHost, type RedisHost, type RedisValue } from './host.ts';
 import { MAX_KEY_BYTES, keyPrefix, prefixKey, unprefixKey } from './namespace.ts';
+import { batchError, type RedisBatchCommand, type RedisBatchEntry, type RedisBatchMode } from './reply.ts';
+import { rejectsWith } from '../../test/support/assert-platform-error.ts';
 import { startRedis, type TestRedis } from '../../test/support/redis-server.ts';
 
 type Call = (command: string, ...args: unknown[]) => Promise<RedisValue>;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A backend whose every call is `exec` (tests of the host's handling of backend answers). */
 function fakeBackend(kind: RedisBackend['kind'], exec: () => Promise<RedisReply>): RedisBackend {
   return { kind, exec, batch: async () => [await exec()], close: async () => {} };
+}
+
+/**
+ * Call `call` every 100 ms while it fails with E_REDIS_UNAVAILABLE (a restarted server that does
+ * not accept connections yet), for at most `ms`; any other error fails the test.
+ * @returns the first result, or `undefined` when it kept failing for `ms`
+ */
+async function untilUp<T>(call: () => Promise<T>, ms: number): Promise<T | undefined> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      return await call();
+    } catch (err) {
+      assert.ok(isPlatformError(err) && err.code === 'E_REDIS_UNAVAILABLE', String(err));
+      await sleep(100);
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -554,6 +574,40 @@ describe('backends', () => {
       await backend.close();
     }
   });
+
+  it('both backends reject a malformed batch before running any of it (it may arrive over IPC)', async () => {
+    // Nothing listens on the ioredis backend's port: the shape check comes before any connection.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 1));
+      });
+    });
+    const embedded = createEmbeddedBackend();
+    const backends = [embedded, createIoredisBackend(`redis://127.0.0.1:${port}`)];
+    const batch = (backend: RedisBackend, mode: unknown, commands: unknown): Promise<RedisBatchEntry[]> =>
+      backend.batch(mode as RedisBatchMode, commands as RedisBatchCommand[]);
+    try {
+      for (const backend of backends) {
+        const ok = [{ command: 'INCR', args: ['app:{g}:n'] }];
+        await rejectsWith(batch(backend, 'exec', ok), 'E_REDIS_BAD_ARGUMENTS', /^a batch mode must be "multi" or "pipeline", got "exec"$/);
+        await rejectsWith(batch(backend, 'MULTI', ok), 'E_REDIS_BAD_ARGUMENTS', /got "MULTI"/);
+        await rejectsWith(batch(backend, 42, ok), 'E_REDIS_BAD_ARGUMENTS', /got number/);
+        await rejectsWith(batch(backend, 'multi', []), 'E_REDIS_BAD_ARGUMENTS', /^MULTI: backend commands must be a non-empty array$/);
+        await rejectsWith(batch(backend, 'pipeline', 'INCR'), 'E_REDIS_BAD_ARGUMENTS', /^PIPELINE: backend commands must be a non-empty array$/);
+        await rejectsWith(batch(backend, 'multi', [...ok, 'INCR']), 'E_REDIS_BAD_ARGUMENTS', /^MULTI: each backend command must be \{ command, args \}$/);
+        await rejectsWith(batch(backend, 'pipeline', [...ok, null]), 'E_REDIS_BAD_ARGUMENTS', /each backend command must be \{ command, args \}/);
+        await rejectsWith(batch(backend, 'multi', [{ command: 'INCR', args: [42] }]), 'E_REDIS_BAD_ARGUMENTS', /^INCR: backend arguments must be an array of strings$/);
+        await rejectsWith(batch(backend, 'multi', [{ command: 'INCR' }]), 'E_REDIS_BAD_ARGUMENTS', /array of strings/);
+        await rejectsWith(batch(backend, 'multi', [{ command: 7, args: [] }]), 'E_REDIS_COMMAND_REFUSED', /the command name must be a string/);
+        await rejectsWith(batch(backend, 'multi', [{ command: 'KEYS', args: ['*'] }]), 'E_REDIS_COMMAND_REFUSED', /KEYS is not allowed/);
+      }
+      // The embedded store still runs a well-formed batch afterwards: nothing was left half-done.
+      assert.deepEqual(await embedded.batch('multi', [{ command: 'INCR', args: ['app:{g}:n'] }]), [1]);
+    } finally {
+      for (const backend of backends) await backend.close();
+    }
+  });
 });
 
 describe('faults on a real redis-server', () => {
@@ -581,17 +635,7 @@ describe('faults on a real redis-server', () => {
     assert.ok(Date.now() - again < 3000, `second failure took ${Date.now() - again} ms`);
 
     await server.restart();
-    let reply: RedisValue | undefined;
-    const deadline = Date.now() + 5000;
-    while (reply === undefined && Date.now() < deadline) {
-      try {
-        reply = await host.execute('game1', 'incr', ['n']);
-      } catch (err) {
-        assert.ok(isPlatformError(err) && err.code === 'E_REDIS_UNAVAILABLE', String(err));
-        await sleep(100);
-      }
-    }
-    assert.equal(reply, 1);
+    assert.equal(await untilUp(() => host.execute('game1', 'incr', ['n']), 5000), 1);
     assert.equal(await host.execute('game1', 'get', ['n']), '1');
   });
 
@@ -601,17 +645,7 @@ describe('faults on a real redis-server', () => {
     await rejectsWith(host.execute('game1', 'multi', [['incr', 'm'], ['get', 'm']]), 'E_REDIS_UNAVAILABLE', /^Redis is unavailable: .*retry later$/);
     await rejectsWith(host.execute('game1', 'pipeline', [['incr', 'm']]), 'E_REDIS_UNAVAILABLE', /^Redis is unavailable: /);
     await server.restart();
-    let reply: RedisValue | undefined;
-    const deadline = Date.now() + 5000;
-    while (reply === undefined && Date.now() < deadline) {
-      try {
-        reply = await host.execute('game1', 'multi', [['incr', 'm'], ['incr', 'm']]);
-      } catch (err) {
-        assert.ok(isPlatformError(err) && err.code === 'E_REDIS_UNAVAILABLE', String(err));
-        await sleep(100);
-      }
-    }
-    assert.deepEqual(reply, [1, 2]);
+    assert.deepEqual(await untilUp(() => host.execute('game1', 'multi', [['incr', 'm'], ['incr', 'm']]), 5000), [1, 2]);
     assert.deepEqual(await host.execute('game1', 'pipeline', [['get', 'm'], ['scan', 0]]), ['2', ['0', ['m']]]);
   });
 
@@ -703,6 +737,36 @@ describe('host', () => {
     }
   });
 
+  it('a backend answering a batch with the wrong number of replies is a platform bug (E_INTERNAL)', async () => {
+    const twoCommands = [['incr', 'a'], ['incr', 'b']];
+    // fakeBackend answers every batch with one entry.
+    await rejectsWith(createRedisHost(fakeBackend('redis', async () => 1)).execute('g', 'multi', twoCommands), 'E_INTERNAL', /^MULTI: the Redis backend answered 1 replies for 2 commands$/);
+    const noArray: RedisBackend = { ...fakeBackend('redis', async () => 1), batch: async () => null as unknown as RedisBatchEntry[] };
+    await rejectsWith(createRedisHost(noArray).execute('g', 'pipeline', twoCommands), 'E_INTERNAL', /^PIPELINE: the Redis backend answered no replies for 2 commands$/);
+  });
+
+  it('a batch passes the backend\'s error entries through and shapes the other replies', async () => {
+    const seen: Array<[RedisBatchMode, readonly RedisBatchCommand[]]> = [];
+    const backend: RedisBackend = {
+      ...fakeBackend('redis', async () => null),
+      batch: async (mode, commands) => {
+        seen.push([mode, commands]);
+        return [batchError('WRONGTYPE Operation against a key holding the wrong kind of value'), ['f', 'v'], ['0', ['app:{g}:k', 'app:{other}:x']]];
+      },
+    };
+    const replies = await createRedisHost(backend).execute('g', 'PiPeLiNe', [['incr', 'a'], ['hgetall', 'h'], ['scan', 0]]);
+    assert.deepEqual(replies, [
+      { error: { code: 'E_REDIS_ERROR', message: 'WRONGTYPE Operation against a key holding the wrong kind of value' } },
+      { f: 'v' },
+      ['0', ['k']],
+    ]);
+    assert.deepEqual(seen, [['pipeline', [
+      { command: 'INCR', args: ['app:{g}:a'] },
+      { command: 'HGETALL', args: ['app:{g}:h'] },
+      { command: 'SCAN', args: ['0', 'MATCH', 'app:{g}:*'] },
+    ]]]);
+  });
+
   it('HGETALL keeps a field named __proto__ as an ordinary property', async () => {
     const fake = fakeBackend('embedded', async () => ['__proto__', 'x', 'a', '1']);
     const value = await createRedisHost(fake).execute('g', 'hgetall', ['h']);
@@ -732,7 +796,16 @@ describe('namespace', () => {
 describe('command table', () => {
   it('lists the single commands plus MULTI and PIPELINE, and every key position is a key', () => {
     assert.equal(Object.keys(COMMANDS).length, 62);
-    assert.deepEqual(ALLOWED_COMMANDS, [...Object.keys(COMMANDS), ...BATCH_COMMANDS].sort());
+    assert.deepEqual(BATCH_COMMANDS, ['MULTI', 'PIPELINE']);
+    assert.equal(ALLOWED_COMMANDS.length, 64);
+    assert.equal(new Set(ALLOWED_COMMANDS).size, 64, 'no name twice');
+    for (const name of [...Object.keys(COMMANDS), 'MULTI', 'PIPELINE']) assert.ok(ALLOWED_COMMANDS.includes(name), name);
+    assert.ok(ALLOWED_COMMANDS.every((name, i) => i === 0 || ALLOWED_COMMANDS[i - 1] < name), 'sorted');
+    assert.ok(Object.isFrozen(ALLOWED_COMMANDS) && Object.isFrozen(BATCH_COMMANDS));
+    // The isolate exposes ctx.redis.<name> for each name the registry hands it.
+    const registry = createBuiltinHost({ redis: null, forward: async () => null });
+    assert.deepEqual(registry.redisCommands, ALLOWED_COMMANDS.map((name) => name.toLowerCase()));
+    for (const name of ['multi', 'pipeline', 'zincrby', 'scan']) assert.ok(registry.redisCommands.includes(name), name);
     assert.deepEqual(matchArgs(lookupCommand('scan'), ['0', 'count', '5', 'match', 'k*']), ['cursor', 'token', 'scancount', 'token', 'keypattern']);
     assert.deepEqual(matchArgs(lookupCommand('hscan'), ['h', '0', 'match', 'f*']), ['key', 'cursor', 'token', 'pattern']);
     assert.deepEqual(matchArgs(lookupCommand('mset'), ['a', '1', 'b', '2']), ['key', 'value', 'key', 'value']);
@@ -741,6 +814,15 @@ describe('command table', () => {
     assert.deepEqual(matchArgs(lookupCommand('zadd'), ['z', 'gt', 'ch', '1', 'm']), ['key', 'token', 'token', 'float', 'value']);
     assert.deepEqual(matchArgs(lookupCommand('zrangebyscore'), ['z', '0', '1', 'limit', '0', '5', 'withscores']), ['key', 'bound', 'bound', 'token', 'count', 'int', 'token']);
     assert.ok(Object.isFrozen(COMMANDS) && Object.isFrozen(COMMANDS.GET));
+  });
+
+  it('batchCommand recognises MULTI and PIPELINE in any case, as the mode RedisBackend.batch takes', () => {
+    assert.equal(batchCommand('multi'), 'multi');
+    assert.equal(batchCommand('MuLtI'), 'multi');
+    assert.equal(batchCommand('PIPELINE'), 'pipeline');
+    for (const other of ['get', 'exec', 'multi ', 'xmulti', 'pipelines', '', 'MULTI|PIPELINE', 42, null, undefined, ['multi']]) {
+      assert.equal(batchCommand(other), null, String(other));
+    }
   });
 
   it('every allowed command exists in the embedded store\'s library', async () => {

@@ -85,9 +85,10 @@ export function execAbortError(refused: ReadonlyArray<{ readonly command: string
  */
 export function checkBatchArgs(mode: unknown, commands: unknown): asserts commands is RedisBatchCommand[] {
   if (mode !== 'multi' && mode !== 'pipeline') throw builtinError('E_REDIS_BAD_ARGUMENTS', `a batch mode must be "multi" or "pipeline", got ${typeof mode === 'string' ? JSON.stringify(mode.slice(0, 32)) : typeof mode}`);
-  if (!Array.isArray(commands) || commands.length === 0) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${mode.toUpperCase()}: backend commands must be a non-empty array`);
+  const label = mode.toUpperCase();
+  if (!Array.isArray(commands) || commands.length === 0) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${label}: backend commands must be a non-empty array`);
   for (const entry of commands as unknown[]) {
-    if (typeof entry !== 'object' || entry === null) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${mode.toUpperCase()}: each backend command must be { command, args }`);
+    if (typeof entry !== 'object' || entry === null) throw builtinError('E_REDIS_BAD_ARGUMENTS', `${label}: each backend command must be { command, args }`);
     const { command, args } = entry as { command?: unknown; args?: unknown };
     checkExecArgs(command, args);
   }

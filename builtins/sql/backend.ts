@@ -75,6 +75,8 @@ export interface SqlBackend {
   begin(app: string, deadline: number, timeoutMs: number): Promise<SqlBackendTx>;
   /**
    * Commit and release `tx`.
+   * @param deadline the invocation's deadline, epoch ms
+   * @param timeoutMs longest COMMIT may take once sent, in ms
    * @throws PlatformError E_SQL_TX (the transaction was lost; nothing was committed), E_SQL_ERROR,
    *   E_SQL_UNAVAILABLE, E_SQL_TIMEOUT (the outcome is then unknown)
    */
@@ -83,6 +85,18 @@ export interface SqlBackend {
   rollback(tx: SqlBackendTx): Promise<void>;
   /** Close connections and executors. Idempotent; later calls fail with E_SQL_UNAVAILABLE. */
   close(): Promise<void>;
+}
+
+/**
+ * When one step (connecting plus a statement, BEGIN, COMMIT, a lock wait) must be over: `timeoutMs`
+ * after `start`, but never past the invocation's `deadline`.
+ * @param deadline the invocation's deadline, epoch ms
+ * @param timeoutMs the step's own bound, in ms
+ * @param start when the step started, epoch ms (default now)
+ * @returns epoch ms; subtract `start` for the time the step may still take
+ */
+export function stepDeadline(deadline: number, timeoutMs: number, start: number = Date.now()): number {
+  return Math.min(deadline, start + timeoutMs);
 }
 
 /** E_SQL_TIMEOUT for a statement stopped after `timeoutMs`. */

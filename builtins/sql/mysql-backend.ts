@@ -21,7 +21,7 @@ import mysql from 'mysql2';
 import type { PlatformError } from '../../runtime/errors.ts';
 import { isPlatformError } from '../../runtime/errors.ts';
 import { builtinError } from '../errors.ts';
-import { lostTxError, overflowError, timeoutError, unavailableError, type ConstraintKind, type SqlBackend, type SqlBackendTx, type SqlRunRequest } from './backend.ts';
+import { lostTxError, overflowError, stepDeadline, timeoutError, unavailableError, type ConstraintKind, type SqlBackend, type SqlBackendTx, type SqlRunRequest } from './backend.ts';
 import { appPassword, checkAppName, databaseName, userName } from './names.ts';
 import { createRowCollector, toSqlValue, type SqlExecResult, type SqlRow } from './values.ts';
 
@@ -420,7 +420,7 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
     async run(app: string, request: SqlRunRequest, tx?: SqlBackendTx): Promise<SqlRow[] | SqlExecResult> {
       checkAppName(app);
       // Connecting and running share one budget: a server that is down or hung fails within it.
-      const until = Math.min(request.deadline, Date.now() + request.timeoutMs);
+      const until = stepDeadline(request.deadline, request.timeoutMs);
       if (tx !== undefined) {
         const mysqlTx = asTx(tx);
         if (mysqlTx.lost !== null || mysqlTx.conn === null) throw lostTxError(mysqlTx.lost ?? 'its connection was closed');
@@ -435,7 +435,7 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
     },
     async begin(app: string, deadline: number, timeoutMs: number): Promise<SqlBackendTx> {
       checkAppName(app);
-      const until = Math.min(deadline, Date.now() + timeoutMs);
+      const until = stepDeadline(deadline, timeoutMs);
       const conn = await connect(app, until, timeoutMs);
       try {
         await control(conn, 'START TRANSACTION', until, timeoutMs);
@@ -452,7 +452,7 @@ export function createMysqlSqlBackend(opts: MysqlSqlBackendOptions): SqlBackend 
       const conn = mysqlTx.conn;
       mysqlTx.conn = null;
       try {
-        await control(conn, 'COMMIT', Math.min(deadline, Date.now() + timeoutMs), timeoutMs);
+        await control(conn, 'COMMIT', stepDeadline(deadline, timeoutMs), timeoutMs);
       } catch (err) {
         mysqlTx.lost = 'COMMIT failed';
         conn.destroy();

@@ -9,11 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { isPlatformError } from '../../runtime/errors.ts';
 import type { BuiltinCall } from '../../runtime/sandbox/interface.ts';
-import { restartable, startMariaDb, type RestartableServer, type TestMariaDb } from '../../test/support/mariadb.ts';
+import { startMariaDb, type TestMariaDb } from '../../test/support/mariadb.ts';
 import type { SqlBackend, SqlRow } from './backend.ts';
 import { createSqlHost, type SqlHost, type SqlHostOptions } from './host.ts';
 import { createMysqlSqlBackend } from './mysql-backend.ts';
@@ -24,9 +25,6 @@ import { rejectsWith } from '../../test/support/assert-platform-error.ts';
 const SECRET = Buffer.alloc(32, 7);
 /** Small limits so the limit tests run fast; the defaults are checked in statement.test.ts. */
 const HOST_OPTIONS: SqlHostOptions = { queryTimeoutMs: 1000, maxRows: 100, maxResultBytes: 64 * 1024 };
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 let counter = 0;
 /** A fresh app name, so tests sharing a backend never see each other's tables. */
@@ -569,16 +567,13 @@ describe('SQLite backend faults', () => {
 
 describe('MariaDB faults', () => {
   let server: TestMariaDb;
-  let control: RestartableServer;
   let host: SqlHost;
   before(async () => {
     server = await startMariaDb();
-    control = await restartable(server);
     host = createSqlHost(createMysqlSqlBackend({ adminUrl: server.url, platformSecret: SECRET }), HOST_OPTIONS);
   });
   after(async () => {
     await host?.close();
-    await control?.dispose();
     await server?.stop();
   });
 
@@ -607,7 +602,7 @@ describe('MariaDB faults', () => {
     const txId = await fn.begin();
     await fn.execute('INSERT INTO t (v) VALUES (?)', ['in-flight-tx'], txId);
 
-    await control.stop();
+    await server.halt();
     const started = Date.now();
     await rejectsWith(fn.query('SELECT v FROM t'), 'E_SQL_UNAVAILABLE', /the SQL database is unavailable/);
     await rejectsWith(invoke(host, 'outage').execute('INSERT INTO t (v) VALUES (?)', ['during']), 'E_SQL_UNAVAILABLE');
@@ -615,7 +610,7 @@ describe('MariaDB faults', () => {
     assert.ok(Date.now() - started < 3000, `failed fast (${Date.now() - started} ms)`);
     await rejectsWith(fn.commit(txId), 'E_SQL_UNAVAILABLE');
 
-    await control.start();
+    await server.restart();
     const again = invoke(host, 'outage');
     assert.deepEqual(await again.query('SELECT v FROM t ORDER BY v'), [{ v: 'before' }]);
     await again.execute('INSERT INTO t (v) VALUES (?)', ['after']);
@@ -625,13 +620,13 @@ describe('MariaDB faults', () => {
   it('a frozen MariaDB makes a call fail within the query timeout instead of hanging', async () => {
     const fn = invoke(host, 'frozen');
     await fn.query('SELECT 1 AS one');
-    await control.freeze();
+    await server.freeze();
     try {
       const started = Date.now();
       await assert.rejects(fn.query('SELECT 1 AS one'), (err: unknown) => isPlatformError(err) && (err.code === 'E_SQL_TIMEOUT' || err.code === 'E_SQL_UNAVAILABLE'));
       assert.ok(Date.now() - started < 3000, `bounded (${Date.now() - started} ms)`);
     } finally {
-      control.thaw();
+      server.thaw();
     }
     assert.deepEqual(await invoke(host, 'frozen').query('SELECT 2 AS two'), [{ two: 2 }]);
   });

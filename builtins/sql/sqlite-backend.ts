@@ -8,7 +8,8 @@
  * open transactions of the app are rolled back and report E_SQL_TX), and the next request starts
  * a fresh one (about 50 ms). Requests that waited past their deadline behind others fail with
  * E_SQL_TIMEOUT without running. `SQLITE_BUSY` (another transaction of the app holds the write
- * lock) is retried with backoff up to the request's deadline, so the executor's thread is free
+ * lock) is retried with backoff for up to the request's `timeoutMs` from the first busy answer
+ * (never past its deadline), then fails with E_SQL_TIMEOUT; the executor's thread is free
  * meanwhile — including for the COMMIT that will release the lock.
  *
  * At most `maxExecutors` processes run (about 45 MB each); an idle one (no request, no open
@@ -21,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlatformError } from '../../runtime/errors.ts';
 import { builtinError } from '../errors.ts';
-import { lostTxError, overflowError, timeoutError, unavailableError, type SqlBackend, type SqlBackendTx, type SqlRunRequest } from './backend.ts';
+import { lostTxError, overflowError, stepDeadline, timeoutError, unavailableError, type SqlBackend, type SqlBackendTx, type SqlRunRequest } from './backend.ts';
 import { checkAppName } from './names.ts';
 import type { ExecutorError, ExecutorEvent, ExecutorInit, ExecutorReply, ExecutorRequest } from './sqlite-executor.ts';
 import type { SqlExecResult, SqlRow } from './values.ts';
@@ -214,7 +215,7 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
         const delay = Math.min(2 ** job.attempts, MAX_BUSY_BACKOFF_MS);
         job.attempts++;
         job.lockWaitStart ??= Date.now();
-        if (Date.now() + delay >= Math.min(job.deadline, job.lockWaitStart + job.timeoutMs)) {
+        if (Date.now() + delay >= stepDeadline(job.deadline, job.timeoutMs, job.lockWaitStart)) {
           job.reject(builtinError('E_SQL_TIMEOUT', `${job.what} waited ${job.timeoutMs} ms for the write lock held by an open transaction of the app and did not run; SQLite has one writer at a time: inside ctx.sql.transaction write through tx, and keep transactions short`, { timeoutMs: job.timeoutMs }));
           return;
         }
@@ -411,7 +412,8 @@ export function createSqliteSqlBackend(opts: SqliteSqlBackendOptions): SqlBacken
         job.reject(lostTxError(job.tx.lost));
         continue;
       }
-      const runMs = Math.min(job.timeoutMs, job.deadline - Date.now());
+      const now = Date.now();
+      const runMs = stepDeadline(job.deadline, job.timeoutMs, now) - now;
       if (runMs <= 0) {
         job.reject(builtinError('E_SQL_TIMEOUT', `the invocation's deadline passed before ${job.what} could start (it waited for earlier statements of the app, or for the app's SQL executor to start); it did not run`, { timeoutMs: 0 }));
         continue;

@@ -90,6 +90,28 @@ describe('statement check', () => {
     refused('CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; DROP TABLE t', 'sqlite', /only one statement/, 'E_SQL_REFUSED', 'main');
   });
 
+  it('ends a SQLite trigger at the END of its body even when BEGIN is used as a name', () => {
+    // SQLite accepts `begin` as a column or table name: it must not open another level.
+    for (const text of [
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT begin FROM t; END; DROP TABLE t',
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET begin = begin + 1; SELECT 1; END; DROP TABLE t',
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT CASE WHEN begin THEN 1 END FROM t; END; DROP TABLE t',
+      'CREATE TRIGGER tr AFTER UPDATE OF begin ON t BEGIN SELECT begin FROM t; END; DROP TABLE t',
+      // After the body's END nothing nests any more.
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END case; DROP TABLE t',
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END begin; DROP TABLE t',
+    ]) {
+      refused(text, 'sqlite', /only one statement per call/, 'E_SQL_REFUSED', 'main');
+    }
+    for (const ok of [
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT begin FROM t; UPDATE t SET a = CASE WHEN a THEN 1 ELSE CASE WHEN b THEN 2 END END; END;',
+      'CREATE TRIGGER tr AFTER INSERT ON t WHEN CASE WHEN new.a THEN 1 END BEGIN SELECT 1; SELECT 2; END',
+      'CREATE TRIGGER tr AFTER UPDATE OF begin ON t BEGIN UPDATE t SET begin = 0; SELECT 1; END',
+    ]) {
+      assert.equal(checkStatement(ok, 'sqlite', 'main').verb, 'create', ok);
+    }
+  });
+
   it("refuses another app's database, system schemas, file access and server-wide locks on MySQL", () => {
     refused('SELECT * FROM faas_app_b.t', 'mysql', /faas_app_b names another app's database.*column 15/);
     refused('SELECT * FROM `faas_app_b` . `t`', 'mysql', /another app's database/);
@@ -108,6 +130,7 @@ describe('statement check', () => {
     refused('SELECT @x := 1', 'mysql', /user variables \(@name\) are not allowed/);
     refused('/*!50000 SELECT 1 */', 'mysql', /executable comments/);
     refused('SELECT /*M! 1 */ 2', 'mysql', /executable comments/);
+    refused('SELECT /*m!100000 1 */ 2', 'mysql', /executable comments/);
     refused('SELECT /*+ SET_VAR(max_statement_time=0) */ 1', 'mysql', /optimizer hints/);
     // The same words are fine as ordinary names or inside strings.
     checkStatement("SELECT directory, `load_file`, 'INTO OUTFILE', 'faas_app_b.t' FROM files WHERE get_lock = ?", 'mysql', 'faas_app_game1');

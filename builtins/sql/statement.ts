@@ -399,16 +399,29 @@ function checkMysqlTokens(text: string, tokens: readonly Token[], ownDatabase: s
 /**
  * Index of the `;` that ends the first statement, or -1. In a SQLite `CREATE TRIGGER … BEGIN … END`
  * the semicolons between BEGIN and its END (counting `CASE … END` pairs) belong to the body.
+ * Only one `begin`, at level 0, opens the body: SQLite accepts BEGIN and END as plain names
+ * (its parser's fallback to ID), so a column named `begin` inside the body must not nest, or
+ * `… BEGIN SELECT begin FROM t; END; DROP TABLE t` would pass as one statement. Once the body's
+ * END closes it, nothing is counted any more. A word `end` used as a name only closes early, which
+ * refuses a valid trigger rather than letting a second statement through.
  */
 function statementEnd(tokens: readonly Token[], dialect: SqlDialect): number {
   const isTrigger = dialect === 'sqlite' && tokens[0]?.value === 'create'
     && tokens.slice(1, 4).some((t) => t.kind === 'word' && t.value === 'trigger');
   let depth = 0;
+  let bodyOpened = false;
+  let bodyClosed = false;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
-    if (isTrigger && t.kind === 'word') {
-      if (t.value === 'begin' || t.value === 'case') depth++;
-      else if (t.value === 'end' && depth > 0) depth--;
+    if (isTrigger && !bodyClosed && t.kind === 'word') {
+      if (t.value === 'case') depth++;
+      else if (t.value === 'begin' && depth === 0 && !bodyOpened) {
+        depth++;
+        bodyOpened = true;
+      } else if (t.value === 'end' && depth > 0) {
+        depth--;
+        bodyClosed = bodyOpened && depth === 0;
+      }
     }
     if (t.kind === 'semicolon' && depth === 0) return i;
   }

@@ -89,16 +89,22 @@ describe('LogWriter', () => {
     }
   });
 
-  it('close writes what is queued; lines appended after close are dropped and counted', async () => {
+  it('close writes what is queued without a warning; lines appended after close are dropped, counted and warned about', async () => {
     const warnings = captureWarnings();
     try {
       const writer = new LogWriter(store, BOUNDS);
       writer.append([line(1), line(2)]);
       await writer.close();
       assert.equal((await store.readLogs('writer', 'fn', { limit: 10 })).length, 2, 'the queued lines were written before close resolved');
+      // process.emitWarning reports on the next tick: let any warning from the close arrive first.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings.messages, [], 'draining on close drops nothing, so it does not warn');
       writer.append([line(3)]);
       assert.deepEqual(writer.stats(), { pending: 0, written: 2, dropped: 1 });
       await writer.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(warnings.messages.length, 1, 'the line appended after close is reported once');
+      assert.match(warnings.messages[0] ?? '', /dropped 1 captured log line\(s\) \(1 in all\): the control plane is closing/);
     } finally {
       warnings.stop();
     }

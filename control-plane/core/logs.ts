@@ -113,6 +113,17 @@ export class LogWriter {
     return promise;
   }
 
+  /**
+   * A snapshot of the counters (a new object each call; it does not change afterwards), in lines,
+   * not appends or bytes: `{ pending, written, dropped }`. `pending` is what is queued or being
+   * written now (goes up on `append`, down when a write commits or fails). `written` and
+   * `dropped` only grow, from construction on: `written` counts lines the store committed,
+   * `dropped` lines given up because the queue was full (`maxPendingLines`), the writer was closed,
+   * or the store refused the write. Every appended line is in exactly one of the three, so
+   * `pending + written + dropped` is always the number of lines appended so far. A line
+   * committed and later trimmed by the store's bounds (`ringSize`, `appMaxBytes`) still counts as
+   * written.
+   */
   stats(): LogWriterStats {
     return { pending: this.#pending, written: this.#written, dropped: this.#dropped };
   }

@@ -184,6 +184,43 @@ describe('control-plane REST API', () => {
     assert.ok(apps.json().apps.some((a: { name: string }) => a.name === 'game1'));
   });
 
+  it('GET …/logs?after= pages forward by line id, and refuses a cursor that is not a line id with 400', async () => {
+    const deployed = await app.inject({ method: 'POST', url: '/api/apps/paging/functions/tail/deploy', headers: auth, payload: { code: handler('tail') } });
+    assert.equal(deployed.statusCode, 201);
+    const url = '/api/apps/paging/functions/tail/logs';
+    const logLine = (n: number) => ({ app: 'paging', function: 'tail', versionId: deployed.json().version.id as string, requestId: `req-${n}`, level: 'info' as const, message: `tail ${n}`, time: 7000 + n });
+    await cp.appendLogs([0, 1, 2, 3, 4].map(logLine));
+
+    type Line = { id: number; message: string };
+    const read = async (query: string): Promise<Line[]> => {
+      const res = await app.inject({ method: 'GET', url: `${url}?${query}`, headers: auth });
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      return res.json().lines as Line[];
+    };
+    const newest = await read('limit=5');
+    assert.deepEqual(newest.map((l) => l.message), ['tail 0', 'tail 1', 'tail 2', 'tail 3', 'tail 4']);
+    assert.ok(newest.every((l) => Number.isSafeInteger(l.id) && l.id > 0), 'every line carries its integer id');
+
+    // Follow from the start, each page's last id as the next cursor: every line once, in order.
+    const pages: string[][] = [];
+    let cursor = 0;
+    for (let page = await read(`after=${cursor}&limit=2`); page.length > 0; page = await read(`after=${cursor}&limit=2`)) {
+      pages.push(page.map((l) => l.message));
+      cursor = page.at(-1)?.id ?? cursor;
+    }
+    assert.deepEqual(pages, [['tail 0', 'tail 1'], ['tail 2', 'tail 3'], ['tail 4']]);
+    assert.equal(cursor, newest.at(-1)?.id, 'the last cursor is the newest line\'s id');
+    await cp.appendLogs([logLine(5)]);
+    assert.deepEqual((await read(`after=${cursor}`)).map((l) => l.message), ['tail 5'], 'a line appended later comes after the cursor');
+
+    for (const [after, message] of [['-1', /querystring\/after must be >= 0/], ['abc', /querystring\/after must be integer/], ['1.5', /querystring\/after must be integer/]] as const) {
+      const res = await app.inject({ method: 'GET', url: `${url}?after=${after}`, headers: auth });
+      assert.equal(res.statusCode, 400, `after=${after}`);
+      assert.equal(res.json().error.code, 'E_VALIDATION');
+      assert.match(res.json().error.message, message);
+    }
+  });
+
   it('missing apps and functions answer 404 with their codes, unknown routes E_ROUTE_NOT_FOUND', async () => {
     const noApp = await app.inject({ method: 'GET', url: '/api/apps/nope/functions', headers: auth });
     assert.equal(noApp.statusCode, 404);

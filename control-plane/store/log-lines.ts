@@ -5,7 +5,7 @@
  * is in `log-budget.ts`. Kept here so SQLite and MySQL behave the same.
  */
 import { cpError } from '../errors.ts';
-import { isValidName } from '../core/names.ts';
+import { isValidName, NAME_PATTERN } from '../core/names.ts';
 import type { LogLine } from '../core/types.ts';
 import type { LogBounds, LogReadQuery, StoredLogLine } from './store.ts';
 
@@ -88,8 +88,8 @@ export function checkLogLines(lines: unknown): asserts lines is LogLine[] {
     const line: unknown = lines[i];
     if (typeof line !== 'object' || line === null) invalid(i, 'line', 'must be an object', shown(line));
     const l = line as Record<string, unknown>;
-    if (!isValidName(l.app)) invalid(i, 'app', 'must be an app name (^[a-z][a-z0-9-]{0,62}$)', shown(l.app));
-    if (!isValidName(l.function)) invalid(i, 'function', 'must be a function name (^[a-z][a-z0-9-]{0,62}$)', shown(l.function));
+    if (!isValidName(l.app)) invalid(i, 'app', `must be an app name (${NAME_PATTERN.source})`, shown(l.app));
+    if (!isValidName(l.function)) invalid(i, 'function', `must be a function name (${NAME_PATTERN.source})`, shown(l.function));
     checkText(i, 'versionId', l.versionId, LOG_LINE_LIMITS.versionIdChars);
     checkText(i, 'requestId', l.requestId, LOG_LINE_LIMITS.requestIdChars);
     if (!LOG_LEVELS.includes(l.level as LogLine['level'])) invalid(i, 'level', `must be one of ${LOG_LEVELS.join(', ')}`, shown(l.level));

@@ -166,7 +166,7 @@ test('appStats(true) re-samples the heap of at most HEAP_SAMPLES_PER_ROUND isola
     invoke: async () => { served.set(s.key, (served.get(s.key) ?? 0) + 1); return { ok: true, status: 200, headers: {}, body: '1', cpuTimeMs: 0, logs: [], builtins: [], metrics: [] }; },
     heapUsedBytes: (refresh = true) => { if (refresh) sampled.push(s.key); return 1000; },
     dispose: () => {},
-  }) as unknown as Sandbox, poolOptions({ spare: false, maxIsolates: n + 10 }));
+  }) as unknown as Sandbox, poolOptions({ spareCount: 0, maxIsolates: n + 10 }));
   for (let i = 0; i < n; i++) (await pool.acquire(spec(`f${i}`))).release();
   const rounds: number[] = [];
   for (let r = 0; r < 4; r++) {

@@ -6,18 +6,18 @@
  * recently used idle sandbox is evicted. Idle sandboxes are disposed after `idleTimeoutMs`.
  * Retiring is `recycle.ts`'s call.
  *
- * **Spare.** When the provider can prepare spares (`SandboxProvider.prepareSpare`) and `spare` is
- * on, the pool keeps `spareCount` isolates prepared ahead of need — context, bootstrap and `faas` module
+ * **Spare.** When the provider can prepare spares (`SandboxProvider.prepareSpare`), the pool keeps
+ * `spareCount` isolates prepared ahead of need — context, bootstrap and `faas` module
  * ready, no user code ever run — for versions whose `memoryLimitMiB` is `spareMemoryLimitMiB`. A
  * cold start of such a version takes it and only compiles and evaluates its own module; other
  * versions cold-start as before. A taken spare is used once (it becomes that version's sandbox).
- * The next one is prepared in the background, never on the request path: it is requested when a
+ * The next one is prepared in the background, not on the request path: it is requested when a
  * lease is released (at the latest the cold start's own) or by the idle sweep, and prepared once
  * the pool has been quiet for `spareRefillDelayMs` (see `spare.ts`), so the answer has left and a
  * request that follows at once does not wait for it. A cold start that finds the spare still
  * being prepared (with its heap limit) waits for that one, hurried, instead of preparing a second
- * isolate on the same thread (`SpareKeeper.takeOrAwait`). The spare
- * counts against `maxIsolates` and is prepared only when there is room; a failed preparation is
+ * isolate on the same thread (`SpareKeeper.takeOrAwait`). Spares
+ * count against `maxIsolates` and is prepared only when there is room; a failed preparation is
  * reported to `onSpareError` and retried with exponential backoff (`SPARE_RETRY_MS`). The spare's
  * bookkeeping is `spare.ts`.
  */
@@ -30,7 +30,7 @@ export { SPARE_RETRY_MS } from './spare.ts';
 
 /** Pool options; all defaulted by `poolOptions()`. */
 export interface PoolOptions {
-  /** Isolates alive at once in this pool (process): sandboxes, and the spare. @default 1000 */
+  /** Isolates alive at once in this pool (process): sandboxes, and the spares. @default 1000 */
   maxIsolates: number;
   /** Sandboxes per version. More than one only helps CPU-bound code on spare cores. @default 1 */
   maxIsolatesPerVersion: number;
@@ -43,16 +43,12 @@ export interface PoolOptions {
   /** How often idle sandboxes are swept (and a missing spare is re-requested), in ms. @default 1_000 */
   sweepIntervalMs: number;
   /**
-   * Keep one pre-created spare isolate for cold starts (see the module comment). Only has an effect
-   * when the pool's provider has `prepareSpare`. Workers turn it off with `FAAS_POOL_SPARE=0`.
-   * @default true
-   */
-  spare: boolean;
-  /**
-   * How many spares to keep ready (prepared one at a time, each after the pool was quiet for
-   * `spareRefillDelayMs`): more than one lets cold starts that come faster than a preparation
+   * How many pre-created spare isolates to keep ready for cold starts (see the module comment),
+   * 0 to 16; 0 keeps none. They are prepared one at a time, each after the pool was quiet for
+   * `spareRefillDelayMs`: more than one lets cold starts that come faster than a preparation
    * (~2 ms of this thread) still find one ready. Each costs an isolate (~1.5 MiB) under
-   * `maxIsolates`. Workers read it from `FAAS_POOL_SPARE` (default 2). @default 1
+   * `maxIsolates`. Only has an effect when the pool's provider has `prepareSpare`. Workers read it
+   * from `FAAS_POOL_SPARE` (default 2). @default 1
    */
   spareCount: number;
   /**
@@ -76,7 +72,7 @@ export interface PoolOptions {
 
 /**
  * Validate and default pool options (frozen).
- * @throws TypeError on a number that is not a positive integer, a `spare` that is not a boolean,
+ * @throws TypeError on a number that is not a positive integer, a `spareCount` outside 0–16,
  *   or an `onSpareError` that is not a function.
  */
 export function poolOptions(partial: Partial<PoolOptions> = {}): Readonly<PoolOptions> {
@@ -87,7 +83,6 @@ export function poolOptions(partial: Partial<PoolOptions> = {}): Readonly<PoolOp
     idleTimeoutMs: partial.idleTimeoutMs ?? 60_000,
     queueTimeoutMs: partial.queueTimeoutMs ?? 5_000,
     sweepIntervalMs: partial.sweepIntervalMs ?? 1_000,
-    spare: partial.spare ?? true,
     spareCount: partial.spareCount ?? 1,
     spareMemoryLimitMiB: partial.spareMemoryLimitMiB ?? 128,
     spareRefillDelayMs: partial.spareRefillDelayMs ?? 1,
@@ -96,11 +91,12 @@ export function poolOptions(partial: Partial<PoolOptions> = {}): Readonly<PoolOp
     }),
     recycle: Object.freeze({ ...DEFAULT_RECYCLE, ...partial.recycle }),
   };
-  for (const key of ['maxIsolates', 'maxIsolatesPerVersion', 'maxConcurrencyPerIsolate', 'idleTimeoutMs', 'queueTimeoutMs', 'sweepIntervalMs', 'spareCount', 'spareMemoryLimitMiB', 'spareRefillDelayMs'] as const) {
+  for (const key of ['maxIsolates', 'maxIsolatesPerVersion', 'maxConcurrencyPerIsolate', 'idleTimeoutMs', 'queueTimeoutMs', 'sweepIntervalMs', 'spareMemoryLimitMiB', 'spareRefillDelayMs'] as const) {
     if (!Number.isInteger(out[key]) || out[key] <= 0) throw new TypeError(`pool option ${key} must be a positive integer, got ${String(out[key])}`);
   }
-  if (out.spareCount > 16) throw new TypeError(`pool option spareCount must be at most 16, got ${out.spareCount}`);
-  if (typeof out.spare !== 'boolean') throw new TypeError(`pool option spare must be true or false, got ${String(out.spare)}`);
+  if (!Number.isInteger(out.spareCount) || out.spareCount < 0 || out.spareCount > 16) {
+    throw new TypeError(`pool option spareCount must be an integer from 0 (no spare) to 16, got ${String(out.spareCount)}`);
+  }
   if (typeof out.onSpareError !== 'function') throw new TypeError('pool option onSpareError must be a function (err, retryInMs) => void');
   return Object.freeze(out);
 }
@@ -118,7 +114,7 @@ export interface Lease {
 
 /** Counters for metrics and tests. */
 export interface PoolStats {
-  /** V8 isolates this pool holds (or is creating) against `maxIsolates`: sandboxes, and the spare. */
+  /** V8 isolates this pool holds (or is creating) against `maxIsolates`: sandboxes, and the spares. */
   isolates: number;
   busy: number;
   versions: number;
@@ -126,7 +122,7 @@ export interface PoolStats {
   coldStartFailures: number;
   /** Spares ready to be taken (0 … `spareCount`). */
   spares: number;
-  /** Cold starts that took the spare. */
+  /** Cold starts that took a spare. */
   spareHits: number;
   /** Spare preparations that failed (each is retried with backoff). */
   spareFailures: number;
@@ -155,7 +151,7 @@ export class IsolatePool {
   /** Acquirers waiting for room under `maxIsolates`. */
   private readonly capWaiters: Waiter[] = [];
   private readonly sweeper: NodeJS.Timeout;
-  /** Sandboxes alive or being created; the spare's place is `spare.places` (see `isolates`). */
+  /** Sandboxes alive or being created; the spares' places are `spare.places` (see `isolates`). */
   private total = 0;
   private closed = false;
   private readonly spare: SpareKeeper;
@@ -167,7 +163,7 @@ export class IsolatePool {
 
   /**
    * @param provider makes sandboxes: a `SandboxFactory` function (no spare), or a `SandboxProvider`
-   *   whose `prepareSpare` lets the pool keep a spare (see the module comment).
+   *   whose `prepareSpare` lets the pool keep spares (see the module comment).
    * The first spare is prepared in the background right after construction.
    */
   constructor(provider: SandboxFactory | SandboxProvider, options: Readonly<PoolOptions> = poolOptions()) {
@@ -177,7 +173,6 @@ export class IsolatePool {
     this.spare = new SpareKeeper({
       prepare: prepareSpare,
       memoryLimitMiB: options.spareMemoryLimitMiB,
-      enabled: options.spare,
       count: options.spareCount,
       refillDelayMs: options.spareRefillDelayMs,
       hasRoom: () => this.isolates < options.maxIsolates && this.capWaiters.length === 0,
@@ -190,7 +185,7 @@ export class IsolatePool {
     this.spare.request();
   }
 
-  /** Isolates held against `maxIsolates`: sandboxes (alive or being created) and the spare. */
+  /** Isolates held against `maxIsolates`: sandboxes (alive or being created) and the spares. */
   private get isolates(): number {
     return this.total + this.spare.places;
   }
@@ -282,7 +277,7 @@ export class IsolatePool {
     this.destroy();
   }
 
-  /** Dispose everything now (the spare too); in-flight invocations fail. Idempotent. */
+  /** Dispose everything now (the spares too); in-flight invocations fail. Idempotent. */
   destroy(): void {
     this.closed = true;
     clearInterval(this.sweeper);

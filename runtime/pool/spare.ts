@@ -16,9 +16,7 @@ export interface SpareHost {
   prepare: ((memoryLimitMiB: number, pace: SparePace) => Promise<SpareIsolate>) | undefined;
   /** Heap limit of the spare, in MiB. */
   memoryLimitMiB: number;
-  /** Keep a spare at all (`PoolOptions.spare`). */
-  enabled: boolean;
-  /** Spares to keep ready (`PoolOptions.spareCount`, ≥ 1). */
+  /** Spares to keep ready (`PoolOptions.spareCount`; 0: none). */
   count: number;
   /** Wait this long after a request before preparing, in ms (`PoolOptions.spareRefillDelayMs`). */
   refillDelayMs: number;
@@ -38,7 +36,7 @@ export interface SpareHost {
  */
 interface Preparation { cancelled: boolean; pace: SparePace; settled: Promise<void> }
 
-/** See the module comment. Counts: `hits` (cold starts that took the spare), `failures` (preparations that failed). */
+/** See the module comment. Counts: `hits` (cold starts that took a spare), `failures` (preparations that failed). */
 export class SpareKeeper {
   hits = 0;
   failures = 0;
@@ -78,7 +76,7 @@ export class SpareKeeper {
     return this.spares.findIndex((s) => s.available && s.memoryLimitMiB === spec.limits.memoryLimitMiB);
   }
 
-  /** Hand the spare to a cold start of `spec` (its place passes to the new sandbox); null when it does not fit. */
+  /** Hand a ready spare to a cold start of `spec` (its place passes to the new sandbox); null when none fits. */
   take(spec: VersionSpec): SpareIsolate | null {
     const i = this.fitting(spec);
     if (i === -1) return null;
@@ -88,7 +86,7 @@ export class SpareKeeper {
   }
 
   /**
-   * The spare for a cold start of `spec`: the ready one, or — when one with the right heap limit is
+   * A spare for a cold start of `spec`: a ready one, or — when one with the right heap limit is
    * being prepared — that one once ready (its preparation is hurried: no more event-loop turns
    * between steps, no warm-up), since finishing it costs the cold start at most what preparing a
    * new isolate on the spot would, on the same thread. Null when there is none, or the preparation
@@ -132,7 +130,6 @@ export class SpareKeeper {
    * A spare that lost its isolate is replaced.
    */
   request(): void {
-    // A spare that lost its isolate is replaced.
     // Called on every lease release: no allocation unless a spare was lost.
     for (let i = this.spares.length - 1; i >= 0; i--) {
       const spare = this.spares[i] as SpareIsolate;
@@ -177,7 +174,7 @@ export class SpareKeeper {
   }
 
   private wanted(): boolean {
-    return this.host.enabled && this.host.prepare !== undefined && !this.closed && this.preparing === null && this.spares.length < this.host.count;
+    return this.host.prepare !== undefined && !this.closed && this.preparing === null && this.spares.length < this.host.count;
   }
 
   private fill(): void {

@@ -1,10 +1,10 @@
-// Runs inside every isolate's context once, before any user code (evaluated by
-// runtime/sandbox/isolate-sandbox.ts with `context.evalClosure`). It has no Node.js: only V8's
-// built-ins and the two values handed in:
-//   $0  hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
-//   $1  config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
-//                   maxMetricSamples: number }  (the same for every version a worker runs)
-// It returns { dispatchBatch, current, takeOutbox, setHandler, configure } (the host keeps
+// Runs inside every isolate's context once, before any user code (compiled as a script, from V8's
+// code cache after the first time, by runtime/sandbox/prepared-isolate.ts: its completion value is
+// this function, which the host calls). It has no Node.js: only V8's built-ins and its arguments:
+//   hostLog   ivm.Reference to the host's log sink: (invocationId, level, message) => void
+//   config    { redisCommands: string[], maxLogLines: number, maxLogLineChars: number,
+//               maxMetricSamples: number }  (the same for every version a worker runs)
+// It returns { dispatchBatch, current, takeOutbox, setHandler, configure, warmUp } (the host keeps
 // References to them).
 //
 // Code in this isolate runs only inside the host's synchronous entries (`dispatchBatch`, with
@@ -161,7 +161,7 @@
   // --- 3. Host calls -----------------------------------------------------------------------
   /** invocationId → { revoked, logLines, calls, callIds, … }; a null-prototype record, not a (patchable) Map. */
   const live = record();
-  /** callId → the settle function of a builtin call waiting for its reply (see `resume`). */
+  /** callId → the settle function of a builtin call waiting for its reply (settled by `dispatchBatch`). */
   const pendingCalls = record();
   let nextCallId = 0;
   // The entry's outbox, taken by the host when the entry returns (`takeOutbox`): Lists of
@@ -693,6 +693,9 @@
   function warmUp() {
     if (configured) throw new TypeError('warmUp() runs before an isolate is configured for a version');
     handler = async (request, ctx) => ({ method: request.method, app: ctx.app, n: request.query.n });
+    // So the answer (encoded in this entry's microtasks, after the call below returns) takes the path
+    // a successful one takes, not the too-large one; `configure` sets the version's own limit.
+    maxResponseBytes = 1024;
     try {
       dispatchBatch([-1], ['{"method":"GET","path":"/","query":{"n":"1"},"headers":{},"body":null,"bodyIsJson":false}'],
         ['{"app":"-","function":"-","version":"-","alias":"-","requestId":"-","deadline":0}'], 1000, [], []);

@@ -173,7 +173,7 @@ export async function createIsolateSandbox(
 /**
  * The isolated-vm sandboxes as a pool's `SandboxProvider`: `create` cold-starts (taking a spare when
  * the pool hands one), `prepareSpare` prepares one in the background.
- * @example new IsolatePool(isolateSandboxProvider(builtins, sandboxOptions()), poolOptions({ spare: true }))
+ * @example new IsolatePool(isolateSandboxProvider(builtins, sandboxOptions()), poolOptions({ spareCount: 2 }))
  */
 export function isolateSandboxProvider(host: BuiltinHost, options: Readonly<SandboxOptions> = sandboxOptions()): SandboxProvider {
   return {

@@ -91,9 +91,9 @@ const pool = new IsolatePool(isolateSandboxProvider(builtins, sandboxOptions({
     process.abort();
   },
 })), poolOptions({
-  spare: process.env.FAAS_POOL_SPARE !== '0',
   // Two by default: a worker's cold starts often come faster than one preparation (~2 ms).
-  spareCount: process.env.FAAS_POOL_SPARE ? Math.max(1, Number(process.env.FAAS_POOL_SPARE)) : 2,
+  // The value was checked (0–16) by the platform process before it started this worker.
+  spareCount: intEnv('FAAS_POOL_SPARE') ?? 2,
   maxIsolates: intEnv('FAAS_POOL_MAX_ISOLATES'),
   maxConcurrencyPerIsolate: intEnv('FAAS_POOL_MAX_CONCURRENCY'),
   idleTimeoutMs: intEnv('FAAS_POOL_IDLE_TIMEOUT_MS'),

@@ -10,12 +10,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startInventoryServer, type InventoryServer, INVENTORY_PROTO } from '../../builtins/grpc/test-server.ts';
-import { restartable, startMariaDb, type RestartableServer, type TestMariaDb } from '../support/mariadb.ts';
+import { api, deploy } from '../support/http.ts';
+import { startMariaDb, type TestMariaDb } from '../support/mariadb.ts';
 import { startPlatform, type TestPlatform } from '../support/platform.ts';
 import { startRedis, type TestRedis } from '../support/redis-server.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Longest any single invocation may take during an outage (the builtins' own bounds are 2 s). */
 const ANSWER_BOUND_MS = 5000;
@@ -48,7 +49,6 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
   let t: TestPlatform;
   let redis: TestRedis;
   let maria: TestMariaDb;
-  let mariaControl: RestartableServer;
   let inventory: InventoryServer;
 
   const probe = async (path: string): Promise<ProbeAnswer> => {
@@ -62,8 +62,11 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
   const hello = async (): Promise<number> => (await fetch(`${t.url}/fn/game/hello`, { signal: AbortSignal.timeout(5000) })).status;
   const restarts = (): number => t.platform.supervisor.workers().reduce((n, w) => n + w.restarts, 0);
 
-  /** Four clients calling `path` back to back until `stop()`; returns every answer. */
-  const load = (path: string): { stop(): Promise<ProbeAnswer[]> } => {
+  /**
+   * Four clients calling `path` back to back until `stop()`; returns every answer. `until(check,
+   * what)` resolves once an answer satisfies `check` (polled every 20 ms; fails after 15 s).
+   */
+  const load = (path: string): { until(check: (a: ProbeAnswer) => boolean, what: string): Promise<void>; stop(): Promise<ProbeAnswer[]> } => {
     const answers: ProbeAnswer[] = [];
     let running = true;
     const clients = Array.from({ length: 4 }, async () => {
@@ -73,6 +76,13 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
       }
     });
     return {
+      async until(check, what) {
+        const deadline = Date.now() + 15_000;
+        while (!answers.some(check)) {
+          assert.ok(Date.now() < deadline, `the load saw ${what} within 15 s (${answers.length} answers)`);
+          await sleep(20);
+        }
+      },
       async stop() {
         running = false;
         await Promise.all(clients);
@@ -108,40 +118,33 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
 
   before(async () => {
     [redis, maria, inventory] = await Promise.all([startRedis(), startMariaDb(), startInventoryServer()]);
-    mariaControl = await restartable(maria);
     t = await startPlatform({
       redisUrl: redis.url,
       env: { FAAS_DEPLOY_SAMPLES: '0', FAAS_WORKERS: '2', FAAS_SQL_URL: maria.url, FAAS_GRPC_PRIVATE_NETWORKS: '127.0.0.1/32' },
     });
-    const api = async (method: string, path: string, body: unknown): Promise<void> => {
-      const res = await fetch(`${t.url}/api${path}`, {
-        method,
-        headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${await res.text()}`);
-    };
-    await api('POST', '/apps/game/functions/probe/deploy', { code: PROBE });
-    await api('POST', '/apps/game/functions/hello/deploy', { code: 'export default () => ({ hello: "world" });' });
-    await api('PUT', '/apps/game/settings', {
+    await deploy(t, 'game', 'probe', PROBE);
+    await deploy(t, 'game', 'hello', 'export default () => ({ hello: "world" });');
+    const settings = await api(t, '/apps/game/settings', { method: 'PUT', body: {
       grpcServices: [{ name: 'inventory', target: `127.0.0.1:${inventory.port}`, proto: INVENTORY_PROTO, service: 'game.Inventory', idempotentMethods: ['GetItem'] }],
-    });
+    } });
+    assert.ok(settings.status < 300, `PUT settings: ${settings.status} ${JSON.stringify(settings.body)}`);
     const setup = await probe('/setup');
     assert.equal(setup.body?.ok, true, JSON.stringify(setup));
   });
   after(async () => {
     await t?.stop();
     inventory?.stop();
-    await Promise.allSettled([redis?.stop(), mariaControl?.dispose(), maria?.stop()]);
+    await Promise.allSettled([redis?.stop(), maria?.stop()]);
   });
 
   it('Redis (worker-side client) killed mid-run: E_REDIS_UNAVAILABLE within the bound, other functions unaffected, recovery after restart', async () => {
     assert.equal((await probe('/redis')).body?.ok, true);
     const workersRestarted = restarts();
     const running = load('/redis');
-    await sleep(300);
+    await running.until((a) => a.body?.ok === true, 'a success before the kill');
     await redis.kill();
-    await sleep(2500);
+    await running.until((a) => a.body?.ok === false, 'the outage');
+    await sleep(2500); // an outage longer than the builtin's 2 s bound: commands in flight time out
     assert.equal(await hello(), 200, 'a function without Redis still answers during the outage');
     const during = await probe('/redis');
     assert.equal(during.body?.code, 'E_REDIS_UNAVAILABLE', JSON.stringify(during));
@@ -159,13 +162,14 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
     const before = (await probe('/sql')).body?.value as number;
     const workersRestarted = restarts();
     const running = load('/sql');
-    await sleep(300);
-    await mariaControl.stop();
-    await sleep(1500);
+    await running.until((a) => a.body?.ok === true, 'a success before the stop');
+    await maria.halt();
+    await running.until((a) => a.body?.ok === false, 'the outage');
+    await sleep(1000); // the outage lasts: later calls fail too, not only those in flight
     assert.equal(await hello(), 200, 'a function without SQL still answers during the outage');
     const write = await probe('/sql-write');
     assert.equal(write.body?.code, 'E_SQL_UNAVAILABLE', JSON.stringify(write));
-    await mariaControl.start();
+    await maria.restart();
     const recovered = await waitForRecovery('/sql', 10_000);
     const answers = await running.stop();
     assert.equal(recovered.body?.ok, true, `recovered after the start: ${JSON.stringify(recovered)}`);
@@ -180,9 +184,10 @@ describe('a backend stopped mid-run: the function gets a clear error it can catc
     const workersRestarted = restarts();
     const port = inventory.port;
     const running = load('/grpc');
-    await sleep(300);
+    await running.until((a) => a.body?.ok === true, 'a success before the stop');
     inventory.stop();
-    await sleep(1500);
+    await running.until((a) => a.body?.ok === false, 'the outage');
+    await sleep(1000); // the outage lasts: later calls fail too, not only those in flight
     assert.equal(await hello(), 200, 'a function without gRPC still answers during the outage');
     inventory = await startInventoryServer(port);
     // The breaker half-opens after its reset timeout (10 s by default) and closes on a success.

@@ -10,7 +10,6 @@ after(() => p?.stop());
 const HELLO = `export default async function (req, ctx) { return { hello: 'world', version: ctx.version } }`;
 const CRASH_AFTER_AWAIT = `export default async (req, ctx) => { await ctx.redis.get('x'); const s = new Set(); for (let i = 0; ; i++) s.add(i); }`;
 
-
 describe('serving', () => {
   test('a deployed function answers through /fn with request id and version headers', async () => {
     const version = await deploy(p, 'e2e', 'hello', HELLO);

@@ -138,5 +138,7 @@ test('traceparent is propagated on the way out: ctx.rpc.call continues the trace
   assert.ok(fetchSpan, 'a fetch span under the caller');
   const sent = upstreamTraceparents.at(-1) ?? '';
   assert.match(sent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`), `the upstream got the trace: ${sent}`);
-  assert.notEqual(sent.split('-')[2], '00f067aa0ba902b7');
+  assert.notEqual(sent.split('-')[2], 'b7ad6b7169203331', 'the upstream gets a span of ours, not the caller\'s');
+  // The upstream's parent is the invocation's span (the traceparent is added to the request before the fetch span starts).
+  assert.equal(sent.split('-')[2], root.spanId, 'the invocation\'s span is the upstream\'s parent');
 });

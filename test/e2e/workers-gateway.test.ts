@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { api, call, deploy, errorCode, invoke } from '../support/http.ts';
 import { startPlatform, type TestPlatform } from '../support/platform.ts';
+import { parseExposition, sampleSum } from '../support/prometheus-text.ts';
 
 let p: TestPlatform;
 before(async () => { p = await startPlatform({ env: { FAAS_GATEWAY: 'workers' } }); });
@@ -14,14 +15,7 @@ after(() => p?.stop());
 
 /** Sum of a counter's samples in /metrics whose labels contain every `labels` pair. */
 async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const text = String((await call(`${p.url}/metrics`)).body);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  return sampleSum(parseExposition(String((await call(`${p.url}/metrics`)).body)), name, labels);
 }
 
 describe('workers serve /fn (FAAS_GATEWAY=workers)', () => {
@@ -87,8 +81,8 @@ describe('workers serve /fn (FAAS_GATEWAY=workers)', () => {
     for (const r of await Promise.all(Array.from({ length: 6 }, () => invoke(p, 'wb', 'cfg')))) assert.deepEqual(r.body, { region: 'us' }, 'a config change reaches every worker at once');
 
     await deploy(p, 'wb', 'login', `export default async (req, ctx) => ctx.auth.issue('player-7', { ttlS: 60 })`);
-    await deploy(p, 'wb', 'me', `export default async (req, ctx) => ({ user: ctx.user?.id ?? null })`);
-    await api(p, '/apps/wb/functions/me/deploy', { body: { code: `export default async (req, ctx) => ({ user: ctx.user.id })`, auth: 'required' } });
+    const meDeploy = await api(p, '/apps/wb/functions/me/deploy', { body: { code: `export default async (req, ctx) => ({ user: ctx.user.id })`, auth: 'required' } });
+    assert.ok(meDeploy.status < 300, JSON.stringify(meDeploy.body));
     const token = ((await invoke(p, 'wb', 'login')).body as { token: string }).token;
     assert.equal((await invoke(p, 'wb', 'me')).status, 401);
     const me = await invoke(p, 'wb', 'me', '/', { headers: { authorization: `Bearer ${token}` } });

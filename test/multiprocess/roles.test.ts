@@ -156,7 +156,7 @@ describe('one control plane and two runtimes as separate processes', () => {
     // A call without the token is counted too.
     const before = sampleValue(cpSamples, 'faas_control_plane_grpc_calls_total', { method: 'AppExists', code: 'UNAUTHENTICATED' }) ?? 0;
     const bad = new RemoteControlPlane({ target: grpcTarget, token: 'x'.repeat(32), reconnectMaxMs: 500 });
-    assert.equal(await bad.appExists('mp'), true, 'unreachable answers "exists" (only words a 404)');
+    assert.equal(await bad.appExists('mp'), true, 'unreachable answers "exists" (only a 404 means it does not)');
     await bad.close();
     const after = sampleValue(await scrape(cpUrl), 'faas_control_plane_grpc_calls_total', { method: 'AppExists', code: 'UNAUTHENTICATED' }) ?? 0;
     assert.equal(after, before + 1);

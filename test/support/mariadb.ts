@@ -5,11 +5,12 @@
  * `mariadb-install-db`; CI's `.ci/run` installs it.
  *
  * Share one server per test file (start in `before`, stop in `after`) and give each suite its own
- * database with `createTestDatabase()`.
+ * database with `createTestDatabase()`. Fault tests can `halt()` and `restart()` it on the same data
+ * directory and port, or `freeze()` and `thaw()` it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,17 @@ export interface TestMariaDb {
   readonly port: number;
   /** Kill the server (SIGTERM, then SIGKILL after 10 s) and remove its temporary folder. Idempotent. */
   stop(): Promise<void>;
+  /** Fault tests: stop the server process (SIGTERM, SIGKILL after 10 s) and wait until it has exited; the data stays. */
+  halt(): Promise<void>;
+  /**
+   * Fault tests: start the server again on the same data directory and port after `halt()`.
+   * @throws Error with the log tail when it does not accept connections within 30 s
+   */
+  restart(): Promise<void>;
+  /** Fault tests: SIGSTOP the server and wait until every thread is stopped (it then answers nothing). */
+  freeze(): Promise<void>;
+  /** Fault tests: SIGCONT a frozen server. */
+  thaw(): void;
 }
 
 /** How long `startMariaDb` waits for the server to accept a connection, in ms. */
@@ -99,9 +111,7 @@ export async function startMariaDb(): Promise<TestMariaDb> {
   }
 
   const port = await freePort();
-  const child = spawn(
-    mariadbd,
-    [
+  const args = [
       '--no-defaults',
       `--datadir=${dataDir}`,
       `--socket=${join(dir, 'mariadb.sock')}`,
@@ -116,38 +126,64 @@ export async function startMariaDb(): Promise<TestMariaDb> {
       '--innodb-flush-log-at-trx-commit=0',
       '--innodb-doublewrite=0',
       ...userArgs,
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore'] },
-  );
+  ];
+  const launch = (): ChildProcess => spawn(mariadbd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  let child = launch();
 
+  /** SIGTERM the current process, SIGKILL after 10 s; resolves once it has exited. */
+  const halt = async (): Promise<void> => {
+    const current = child;
+    if (current.exitCode !== null || current.signalCode !== null) return;
+    current.kill('SIGTERM');
+    const killer = setTimeout(() => current.kill('SIGKILL'), 10_000);
+    try {
+      await exited(current);
+    } finally {
+      clearTimeout(killer);
+    }
+  };
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      try {
-        await exited(child);
-      } finally {
-        clearTimeout(killer);
-      }
-    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT'); // a frozen server would ignore SIGTERM
+    await halt();
     await rm(dir, { recursive: true, force: true });
   };
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) break;
-    if (await canConnect(port)) {
-      return { url: `mysql://root@127.0.0.1:${port}/`, port, stop };
+  /** Wait until root can connect; throws with the log tail when the process exits or 30 s pass. */
+  const ready = async (): Promise<void> => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      if (await canConnect(port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : `did not accept connections on port ${port} within ${READY_TIMEOUT_MS} ms`;
+    throw new Error(`mariadbd ${why}; log tail:\n${await tail(errorLog)}`);
+  };
+  const restart = async (): Promise<void> => {
+    if (stopped) throw new Error('restart() after stop(): the data directory is gone');
+    await halt();
+    child = launch();
+    await ready();
+  };
+  const freeze = async (): Promise<void> => {
+    const pid = child.pid;
+    if (pid === undefined || child.exitCode !== null) throw new Error('freeze(): the server is not running');
+    child.kill('SIGSTOP');
+    // kill() returns before every thread has stopped: a running thread could still answer.
+    while (!/^T/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim())) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+  };
+  const thaw = (): void => { child.kill('SIGCONT'); };
+
+  try {
+    await ready();
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  const log = await tail(errorLog);
-  const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : `did not accept connections on port ${port} within ${READY_TIMEOUT_MS} ms`;
-  await stop();
-  throw new Error(`mariadbd ${why}; log tail:\n${log}`);
+  return { url: `mysql://root@127.0.0.1:${port}/`, port, stop, halt, restart, freeze, thaw };
 }
 
 /**
@@ -164,69 +200,4 @@ export async function createTestDatabase(server: Pick<TestMariaDb, 'port'>): Pro
     await conn.end();
   }
   return `mysql://root@127.0.0.1:${server.port}/${name}`;
-}
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Stop and start the throwaway MariaDB's process on the same data directory and port. */
-export interface RestartableServer {
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  /** SIGSTOP the server and wait until it is stopped. */
-  freeze(): Promise<void>;
-  thaw(): void;
-  dispose(): Promise<void>;
-}
-
-/**
- * Control the server's process behind `server` for fault tests: stop (SIGTERM, waits until gone),
- * start again on the same data directory and port, freeze (SIGSTOP) and thaw.
- * @throws Error when the server does not go down/up within 30 s
- */
-export async function restartable(server: TestMariaDb): Promise<RestartableServer> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });
-  const [rows] = await conn.query('SELECT @@datadir AS datadir, @@socket AS socket, @@pid_file AS pidFile, @@log_error AS logError');
-  await conn.end();
-  const vars = (rows as Array<{ datadir: string; socket: string; pidFile: string; logError: string }>)[0];
-  let pid = Number(readFileSync(vars.pidFile, 'utf8').trim());
-  let child: ChildProcess | null = null;
-  const waitFor = async (up: boolean): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    while ((await canConnect(server.port)) !== up) {
-      if (Date.now() > deadline) throw new Error(`MariaDB did not go ${up ? 'up' : 'down'} within 30 s`);
-      await delay(100);
-    }
-  };
-  return {
-    async stop() {
-      process.kill(pid, 'SIGTERM');
-      await waitFor(false);
-      // Wait for the process itself, so the next start does not meet its lock on the data directory.
-      while (existsSync(vars.pidFile)) await delay(50);
-    },
-    async start() {
-      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-      child = spawn(findBinary('mariadbd') ?? '/usr/sbin/mariadbd', [
-        '--no-defaults', `--datadir=${vars.datadir}`, `--socket=${vars.socket}`, `--pid-file=${vars.pidFile}`, `--log-error=${vars.logError}`,
-        `--port=${server.port}`, '--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=64M',
-        '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', ...(asRoot ? ['--user=root'] : []),
-      ], { stdio: 'ignore' });
-      pid = child.pid ?? 0;
-      await waitFor(true);
-    },
-    async freeze() {
-      process.kill(pid, 'SIGSTOP');
-      // kill() returns before every thread has stopped: a running thread could still answer.
-      while (!/^T/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim())) await delay(10);
-      await delay(100);
-    },
-    thaw: () => process.kill(pid, 'SIGCONT'),
-    async dispose() {
-      const running = child;
-      if (running !== null && running.exitCode === null) {
-        running.kill('SIGKILL');
-        await new Promise((resolve) => running.once('exit', resolve));
-      }
-    },
-  };
 }

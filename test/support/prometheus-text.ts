@@ -28,6 +28,13 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }
 
+/** The sum of the samples named `name` whose labels include `labels` (0 when there is none). */
+export function sampleSum(samples: Sample[], name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const s of samples) if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+  return sum;
+}
+
 /** Metric family names that have more than one `# HELP` line (Prometheus refuses such a scrape). */
 export function duplicateFamilies(text: string): string[] {
   const seen = new Set<string>();

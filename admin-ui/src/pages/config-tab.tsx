@@ -9,7 +9,7 @@ import { formatAgo, formatTime } from '../format.ts';
 import { useAction, useAsync } from '../hooks.ts';
 import { canWrite, useSession } from '../session.ts';
 
-/** Config and secret names, as the control plane checks them (CONFIG_NAME_PATTERN in control-plane/core/control-plane.ts). */
+/** Config and secret names, as the control plane checks them (CONFIG_NAME_PATTERN in control-plane/core/names.ts). */
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const KEY_RULE = 'a letter or _ first, then letters, digits or _ (1–63 characters, e.g. API_URL)';
 
